@@ -1,0 +1,52 @@
+# Two commands for a fresh clone:
+#   make run   – set up and serve the dashboard with demo data (SQLite, no servers needed)
+#   make test  – set up and run ruff, mypy and pytest
+# Both create .venv with pinned requirements on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest demo clean help
+
+help:
+	@echo "make run   - serve the dashboard with demo data at http://127.0.0.1:$(PORT)/"
+	@echo "make test  - ruff, mypy and pytest (set DATABASE_URL / CELERY_BROKER_URL for Postgres/Redis)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+run: export SANDBOX_ENABLED ?= true
+run: export PORT := $(PORT)
+run: $(VENV)/.runtime
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_load
+	$(BIN)/python manage.py run --port $(PORT)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy .
+
+pytest: $(VENV)/.dev
+	@mkdir -p var
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf var/broker var/test-*.sqlite3* staticfiles

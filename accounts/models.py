@@ -1,0 +1,188 @@
+"""Connected social accounts, their health history, the reconnect flow and webhooks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from dashboard.models import Workspace
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RECONNECT_REQUIRED = "reconnect_required", "Reconnect required"
+    CREDENTIALS_INVALID = "credentials_invalid", "Credentials invalid"
+    DISCONNECTED = "disconnected", "Disconnected"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# Problems first on every list; lower sorts earlier.
+STATUS_SEVERITY = {
+    AccountStatus.RECONNECT_REQUIRED: 0,
+    AccountStatus.CREDENTIALS_INVALID: 1,
+    AccountStatus.UNKNOWN: 2,
+    AccountStatus.DISCONNECTED: 3,
+    AccountStatus.ACTIVE: 4,
+}
+UNHEALTHY_STATUSES = (AccountStatus.RECONNECT_REQUIRED, AccountStatus.CREDENTIALS_INVALID)
+
+
+class SocialAccount(models.Model):
+    """Our mirror of one upstream connected account (`acc_…`)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="social_accounts")
+    upstream_id = models.CharField(max_length=100)
+    platform = models.CharField(max_length=40)
+    name = models.CharField(max_length=200, blank=True)
+    username = models.CharField(max_length=200, blank=True)
+    page_name = models.CharField(max_length=200, blank=True)
+    brand_id = models.CharField(max_length=100, blank=True)
+    profile_picture_url = models.URLField(max_length=1000, blank=True)
+
+    status = models.CharField(max_length=30, choices=AccountStatus.choices, default=AccountStatus.UNKNOWN)
+    # Upstream `reconnect_reason`, or the message of the error that broke it.
+    reason = models.TextField(blank=True)
+    # Normalised code that explains the status (e.g. account.reconnection_required).
+    status_code = models.CharField(max_length=100, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    last_error_code = models.CharField(max_length=100, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_request_id = models.CharField(max_length=64, blank=True)
+
+    # Scheduled posts that will fail while this account is unhealthy (None: not counted).
+    scheduled_posts_at_risk = models.PositiveIntegerField(null=True, blank=True)
+    scheduled_checked_at = models.DateTimeField(null=True, blank=True)
+
+    # When admins were last emailed about this account being broken (one mail per break).
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "upstream_id"], name="account_unique_upstream")
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="account_ws_status"),
+            models.Index(fields=["workspace", "platform"], name="account_ws_platform"),
+            models.Index(fields=["workspace", "name"], name="account_ws_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.username or self.upstream_id
+
+    @property
+    def is_unhealthy(self) -> bool:
+        return self.status in UNHEALTHY_STATUSES
+
+
+class AccountTransition(models.Model):
+    """History: when an account broke, why, when it was fixed and by whom."""
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=30, choices=AccountStatus.choices)
+    to_status = models.CharField(max_length=30, choices=AccountStatus.choices)
+    code = models.CharField(max_length=100, blank=True)
+    reason = models.TextField(blank=True)
+    # sync | check | webhook | reconnect | disconnect | credentials
+    source = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="transition_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.from_status} → {self.to_status}"
+
+
+class ReconnectLink(models.Model):
+    """A signed, single-use link an admin hands to an account owner without a login."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="reconnect_links")
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="reconnect_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"reconnect link for {self.account_id}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ReconnectState(models.Model):
+    """One reconnect attempt: the OAuth `state` bound to a session, person and account."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SELECTING = "selecting", "Choosing pages"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="reconnect_states")
+    # Null when started from a reconnect link by an owner without a login.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    link = models.ForeignKey(ReconnectLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # sha256 of the state value; the value itself only travels in the URL and the session.
+    state_hash = models.CharField(max_length=64, unique=True)
+    session_hash = models.CharField(max_length=64)
+    dialect = models.CharField(max_length=10)
+    redirect_uri = models.URLField(max_length=500)
+    connection_id = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
+    result_account_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"reconnect state for {self.account_id} ({self.outcome})"
+
+
+class WebhookDelivery(models.Model):
+    """Every webhook delivery received, kept for triage; deduped on X-SocialAPI-Delivery."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=60)
+    signature = models.CharField(max_length=10)  # v1 | v2 | unsigned (webhook.test only)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "delivery_id"], name="delivery_unique")
+        ]
+        indexes = [models.Index(fields=["workspace", "-received_at"], name="delivery_ws_time")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

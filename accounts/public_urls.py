@@ -1,0 +1,3 @@
+"""URLs outside any workspace: the OAuth callback, reconnect links, webhooks."""
+
+urlpatterns: list = []

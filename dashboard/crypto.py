@@ -1,0 +1,93 @@
+"""Secrets at rest: Fernet encryption with a dedicated key list (not SECRET_KEY).
+
+The first key in FIELD_ENCRYPTION_KEYS encrypts; every key decrypts, so keys can be
+rotated by prepending a new one and running `manage.py secrets_rotate`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import models
+
+
+class SecretDecryptionError(Exception):
+    """A stored secret could not be decrypted with any configured key."""
+
+
+@functools.cache
+def _fernet() -> MultiFernet:
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    if not keys:
+        raise SecretDecryptionError("FIELD_ENCRYPTION_KEYS is empty")
+    return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == "FIELD_ENCRYPTION_KEYS":
+        _fernet.cache_clear()
+
+
+setting_changed.connect(_reset)
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str) -> str:
+    try:
+        return _fernet().decrypt(ciphertext.encode()).decode()
+    except (InvalidToken, ValueError, TypeError) as exc:
+        # Never fall back to returning the stored value: it is ciphertext, or worse.
+        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+
+
+def rotate(ciphertext: str) -> str:
+    """Re-encrypt with the first key."""
+    try:
+        return _fernet().rotate(ciphertext.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+
+
+def token_hash(token: str) -> str:
+    """Hash for bearer tokens we only need to recognise (ingest tokens, link tokens)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, digest: str) -> bool:
+    return bool(digest) and hmac.compare_digest(token_hash(token), digest)
+
+
+def new_token(prefix: str = "", nbytes: int = 32) -> str:
+    return prefix + secrets.token_urlsafe(nbytes)
+
+
+def mask(secret: str, prefix: str = "") -> str:
+    """`sapi_key_…abcd`: enough to recognise a key, never enough to use it."""
+    if not secret:
+        return ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+class EncryptedTextField(models.TextField):
+    """A text column holding Fernet ciphertext; Python code sees the plaintext."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(str(value))

@@ -1,0 +1,33 @@
+"""Support staff: audited read-only views of any workspace."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from dashboard.audit import audit_record
+
+if TYPE_CHECKING:
+    from dashboard.access import WorkspaceRequest
+
+# One audit entry per staff member, workspace and page within this window, so htmx
+# polling does not flood the log while every distinct visit is still recorded.
+SUPPORT_VIEW_WINDOW_SECONDS = 15 * 60
+
+
+def support_view_record(request: WorkspaceRequest) -> None:
+    if request.htmx:
+        return
+    key = f"support_view:{request.workspace.pk}:{request.path}"
+    last = request.session.get(key)
+    now = time.time()
+    if last is not None and now - float(last) < SUPPORT_VIEW_WINDOW_SECONDS:
+        return
+    request.session[key] = now
+    audit_record(
+        action="support.view",
+        workspace=request.workspace,
+        request=request,
+        target_label=request.path,
+        detail={"path": request.path},
+    )

@@ -1,0 +1,46 @@
+"""Background work for the workspace core. Tasks take ids and call a service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app, shared_task
+from django.utils import timezone
+
+from dashboard.models import Workspace
+from dashboard.scheduling import syncs_due, workspaces_configured
+from dashboard.upstream import WorkspaceNotConfigured
+from dashboard.usage import usage_sync as usage_sync_service
+from socialapi import SocialAPIError
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def workspace_syncs_dispatch() -> int:
+    """Enqueue every workspace's due syncs; returns how many were enqueued."""
+    now = timezone.now()
+    enqueued = 0
+    for workspace in workspaces_configured():
+        for sync in syncs_due(workspace=workspace, now=now):
+            task = current_app.tasks.get(sync.task)
+            if task is None:
+                log.warning("periodic task %s is not registered", sync.task)
+                continue
+            Workspace.objects.filter(pk=workspace.pk).update(**{sync.stamp: now})
+            task.delay(workspace.pk)
+            enqueued += 1
+    return enqueued
+
+
+@shared_task(ignore_result=True)
+def usage_sync(workspace_id: int) -> None:
+    """Refresh plan and usage figures. Also the probe that lifts an API-key/billing pause."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    try:
+        usage_sync_service(workspace=workspace)
+    except (SocialAPIError, WorkspaceNotConfigured) as exc:
+        # Already recorded as an error event by the client hook; nothing else to do.
+        log.info("usage sync for workspace %s failed: %s", workspace_id, exc)

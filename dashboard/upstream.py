@@ -1,0 +1,121 @@
+"""The dashboard's door to SocialAPI: one configured client per workspace.
+
+Every call made through `upstream(workspace)` records its failures as error events (the
+one place that does so), pauses background work on API-key and billing failures, and
+turns fresh `X-Storage-*` / `X-Posts-*` headers into figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.models import Workspace
+from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError
+
+log = logging.getLogger(__name__)
+
+PAUSING_FAMILIES = ("api_key", "billing")
+_MAX_CLIENTS = 64
+_lock = threading.Lock()
+_clients: OrderedDict[tuple[object, ...], SocialAPI] = OrderedDict()
+_transport: httpx.BaseTransport | None = None
+
+
+class WorkspaceNotConfigured(Exception):
+    """The workspace has no API key yet."""
+
+
+def _on_error(workspace_id: int, exc: SocialAPIError) -> None:
+    from events.recording import error_event_record_from_exception
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    # Recorded even if the caller's transaction later rolls back: the call did fail.
+    with transaction.atomic():
+        error_event_record_from_exception(workspace=workspace, exc=exc)
+        if str(exc.family) in PAUSING_FAMILIES and workspace.paused_family != str(exc.family):
+            Workspace.objects.filter(pk=workspace_id).update(
+                paused_family=str(exc.family), paused_at=timezone.now()
+            )
+
+
+def _on_figures(workspace_id: int, figures: FreshFigures) -> None:
+    from dashboard.usage import usage_figures_apply
+    from media.storage import storage_figures_apply
+
+    storage_figures_apply(workspace_id=workspace_id, figures=figures)
+    usage_figures_apply(workspace_id=workspace_id, figures=figures)
+
+
+def upstream(workspace: Workspace) -> SocialAPI:
+    """The SocialAPI client for this workspace's current configuration."""
+    if not workspace.api_key:
+        raise WorkspaceNotConfigured(f"workspace {workspace.slug} has no API key")
+    key_fp = hashlib.sha256(workspace.api_key.encode()).hexdigest()
+    cache_key = (workspace.pk, workspace.base_url, workspace.dialect, key_fp, id(_transport))
+    with _lock:
+        client = _clients.get(cache_key)
+        if client is not None:
+            _clients.move_to_end(cache_key)
+            return client
+        config = ClientConfig(
+            base_url=workspace.base_url,
+            api_key=workspace.api_key,
+            dialect=workspace.dialect,
+            timeout=settings.SOCIALAPI_TIMEOUT,
+            connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
+            max_attempts=settings.SOCIALAPI_MAX_ATTEMPTS,
+            max_retry_seconds=settings.SOCIALAPI_MAX_RETRY_SECONDS,
+        )
+        ws_id = workspace.pk
+        client = SocialAPI(
+            config,
+            transport=_transport,
+            on_error=lambda exc: _on_error(ws_id, exc),
+            on_figures=lambda figures: _on_figures(ws_id, figures),
+        )
+        _clients[cache_key] = client
+        while len(_clients) > _MAX_CLIENTS:
+            _, old = _clients.popitem(last=False)
+            old.close()
+        return client
+
+
+def upstream_ok(workspace: Workspace) -> None:
+    """A call with the current key succeeded: lift a pause on background work."""
+    if workspace.paused_family:
+        Workspace.objects.filter(pk=workspace.pk).update(paused_family="", paused_at=None)
+        workspace.paused_family = ""
+        workspace.paused_at = None
+
+
+def clients_reset() -> None:
+    with _lock:
+        while _clients:
+            _, client = _clients.popitem()
+            client.close()
+
+
+@contextlib.contextmanager
+def transport_override(transport: httpx.BaseTransport | None) -> Iterator[None]:
+    """Send every upstream call through `transport` (tests, the demo loader)."""
+    global _transport
+    previous = _transport
+    _transport = transport
+    clients_reset()
+    try:
+        yield
+    finally:
+        _transport = previous
+        clients_reset()

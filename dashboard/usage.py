@@ -1,0 +1,66 @@
+"""Plan and usage figures (`GET /v1/usage`, `GET /v1/users/me`)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from dashboard.models import UsageSnapshot, Workspace
+from dashboard.upstream import upstream, upstream_ok
+from socialapi import FreshFigures
+
+
+def usage_latest(*, workspace: Workspace) -> UsageSnapshot | None:
+    return UsageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
+
+
+def usage_sync(*, workspace: Workspace) -> UsageSnapshot:
+    """Refresh the plan (`users/me`, which answers even when billing is blocked), then
+    take a usage snapshot. A working key lifts an API-key pause; billing stays paused
+    until upstream says the block is gone."""
+    client = upstream(workspace)
+    # Reference: https://docs.social-api.ai/api-reference/users/me
+    me = client.users_me()
+    now = timezone.now()
+    Workspace.objects.filter(pk=workspace.pk).update(plan=me.plan or "", plan_checked_at=now, usage_synced_at=now)
+    if me.billing_blocked:
+        if workspace.paused_family != "billing":
+            Workspace.objects.filter(pk=workspace.pk).update(paused_family="billing", paused_at=now)
+    else:
+        upstream_ok(workspace)
+    # Reference: https://docs.social-api.ai/api-reference/usage
+    usage = client.usage()
+    return UsageSnapshot.objects.create(
+        workspace=workspace,
+        taken_at=now,
+        posts_used=usage.posts_used,
+        posts_limit=usage.posts_limit,
+        interactions_used=usage.interactions_used,
+        interactions_limit=usage.interactions_limit,
+        brands_used=usage.brands_used,
+        brands_limit=usage.brands_limit,
+        profile_units_used=usage.profile_units_used,
+        profile_units_limit=usage.profile_units_limit,
+        period_start=usage.period_start,
+        period_end=usage.period_end,
+        source="api",
+    )
+
+
+def usage_figures_apply(*, workspace_id: int, figures: FreshFigures) -> None:
+    """Fresh X-Posts-* / X-Interactions-* headers: a new snapshot when the figures moved."""
+    if figures.posts_used is None and figures.interactions_used is None:
+        return
+    latest = UsageSnapshot.objects.filter(workspace_id=workspace_id).order_by("-taken_at", "-id").first()
+    if latest is None:
+        return  # no period known yet; the next usage sync brings the full picture
+    changed = False
+    for name in ("posts_used", "posts_limit", "interactions_used", "interactions_limit"):
+        value = getattr(figures, name)
+        if value is not None and value != getattr(latest, name):
+            setattr(latest, name, value)
+            changed = True
+    if changed:
+        latest.pk = None
+        latest.taken_at = timezone.now()
+        latest.source = "header"
+        latest.save()

@@ -1,0 +1,124 @@
+"""Words for a person: what an upstream error means and what to do about it.
+
+One table, keyed by family, with a few code-specific overrides. Pages, banners, alerts
+and the diagnostic bundle all read from here instead of checking codes themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fix:
+    title: str  # short label: "Reconnect required"
+    meaning: str  # what happened, in plain words
+    action: str  # what to do next
+    temporary: bool = False  # goes away by itself; never flips an account's status
+
+
+FAMILY_FIXES: dict[str, Fix] = {
+    "api_key": Fix(
+        "API key rejected",
+        "SocialAPI rejected this workspace's API key: it is missing, invalid or was revoked.",
+        "Paste a valid key in Settings. Background syncs are paused until a call succeeds.",
+    ),
+    "reconnect": Fix(
+        "Reconnect required",
+        "The account's login with the platform expired or was revoked, so SocialAPI can no "
+        "longer post or read on its behalf.",
+        "Press Reconnect and sign in to the platform again (or send the owner a reconnect link).",
+    ),
+    "credentials": Fix(
+        "Credentials invalid",
+        "The platform rejected the credentials stored for this account (API key or bot token).",
+        "Update the credentials for this account; a browser sign-in will not fix it.",
+    ),
+    "storage_quota": Fix(
+        "Storage full",
+        "An upload would exceed the plan's media storage (the Free plan has 100 MB).",
+        "Delete unused media on the Storage page, or upgrade to a paid plan for unlimited storage.",
+    ),
+    "monthly_limit": Fix(
+        "Monthly limit reached",
+        "The plan's monthly post or interaction allowance is used up.",
+        "Wait for the allowance to reset at the end of the billing period, or upgrade the plan. "
+        "Retrying now will not help.",
+    ),
+    "platform_throttle": Fix(
+        "Platform throttling",
+        "The platform itself (not SocialAPI) is limiting requests. This does not use your quota.",
+        "Wait a few minutes; calls are retried with backoff.",
+        temporary=True,
+    ),
+    "billing": Fix(
+        "Billing past due",
+        "SocialAPI has blocked API calls for this account until the subscription is paid.",
+        "Update the payment method in the SocialAPI billing portal. Background syncs are paused.",
+    ),
+    "not_found": Fix(
+        "Not found",
+        "The account or resource no longer exists upstream.",
+        "Nothing to do if it was removed on purpose; otherwise connect it again.",
+    ),
+    "conflict": Fix(
+        "Conflict",
+        "The request conflicts with the current state upstream.",
+        "See the message for details; the item is usually in use or already linked elsewhere.",
+    ),
+    "not_supported": Fix(
+        "Not supported on this platform",
+        "The platform does not offer this operation. This is expected, not an incident.",
+        "Nothing to do.",
+    ),
+    "validation": Fix(
+        "Request rejected",
+        "SocialAPI rejected a request as invalid (a missing or malformed field).",
+        "If this came from your backend, check the field named in the error; if it came from "
+        "the dashboard, report it with the request id.",
+    ),
+    "server": Fix(
+        "SocialAPI error",
+        "SocialAPI or the network failed to answer (5xx, timeout or connection error).",
+        "Safe calls are retried automatically. If it persists, quote the request ids to SocialAPI support.",
+        temporary=True,
+    ),
+    "unknown": Fix(
+        "Unexpected error",
+        "SocialAPI answered with an error the dashboard does not recognise.",
+        "Quote the request id to SocialAPI support.",
+    ),
+}
+
+CODE_FIXES: dict[str, Fix] = {
+    "auth.state_mismatch": Fix(
+        "Reconnect failed",
+        "The sign-in came back with a state that belongs to another API key.",
+        "Start the reconnect again from the Accounts page.",
+    ),
+    "account.already_linked": Fix(
+        "Already connected",
+        "This social account is already connected in another brand or workspace.",
+        "Disconnect it there first, or reconnect the existing account instead.",
+    ),
+    "media.in_use": Fix(
+        "Media in use",
+        "The file is attached to a scheduled post, so SocialAPI refuses to delete it.",
+        "Remove it from the post (or let the post publish) and try again.",
+    ),
+    "account.unsupported_platform": Fix(
+        "Unsupported platform",
+        "SocialAPI does not recognise this platform.",
+        "Check the platform name sent by your backend.",
+    ),
+    "account.not_found": Fix(
+        "Account gone",
+        "The account is no longer connected upstream.",
+        "Connect it again if it was not removed on purpose.",
+    ),
+}
+
+
+def fix_for(*, family: str, code: str = "") -> Fix:
+    """The explanation for a code, falling back to its family, then to 'unknown'."""
+    return CODE_FIXES.get(code) or FAMILY_FIXES.get(family) or FAMILY_FIXES["unknown"]

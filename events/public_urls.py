@@ -1,0 +1,3 @@
+"""URLs outside any workspace: the ingest API."""
+
+urlpatterns: list = []

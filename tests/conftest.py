@@ -1,0 +1,129 @@
+"""The fixed cast and guards shared by every test.
+
+Cast: `workspace` (Acme) with `admin` and `member`; `other_workspace` with its own admin,
+`outsider`; `support` staff who belong to no workspace. `as_<person>` fixtures are
+Django test clients already signed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard import upstream
+from dashboard.models import Membership, Workspace
+
+TEST_API_KEY = "sapi_key_" + "ab" * 31
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any unplanned network call: only loopback (live server, DB, Redis) is allowed."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None:
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_upstream_clients() -> Iterator[None]:
+    yield
+    upstream.clients_reset()
+
+
+def make_user(username: str, *, staff: bool = False, email: str = "") -> User:
+    return User.objects.create_user(
+        username=username,
+        password=username,
+        email=email or f"{username}@example.com",
+        is_staff=staff,
+    )
+
+
+@pytest.fixture
+def workspace(db: Any) -> Workspace:
+    return Workspace.objects.create(
+        slug="acme",
+        name="Acme",
+        base_url="https://api.social-api.ai/v1",
+        api_key=TEST_API_KEY,
+        api_key_hint=TEST_API_KEY[-4:],
+    )
+
+
+@pytest.fixture
+def other_workspace(db: Any) -> Workspace:
+    return Workspace.objects.create(
+        slug="globex",
+        name="Globex",
+        api_key="sapi_key_" + "cd" * 31,
+        api_key_hint="cdcd",
+    )
+
+
+@pytest.fixture
+def admin(workspace: Workspace) -> User:
+    user = make_user("alice")
+    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def member(workspace: Workspace) -> User:
+    user = make_user("bob")
+    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(other_workspace: Workspace) -> User:
+    user = make_user("mallory")
+    Membership.objects.create(user=user, workspace=other_workspace, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def support(db: Any) -> User:
+    return make_user("sam", staff=True)
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_admin(admin: User) -> Client:
+    return _client_for(admin)
+
+
+@pytest.fixture
+def as_member(member: User) -> Client:
+    return _client_for(member)
+
+
+@pytest.fixture
+def as_outsider(outsider: User) -> Client:
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def as_support(support: User) -> Client:
+    return _client_for(support)

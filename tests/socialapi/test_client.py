@@ -1,0 +1,741 @@
+"""Every endpoint method against schema-shaped responses, plus headers and pagination."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from socialapi import (
+    ClientConfig,
+    Conflict,
+    NotFound,
+    ReconnectRequired,
+    SocialAPI,
+    UnknownError,
+)
+from tests.socialapi.helpers import API_KEY, BASE_URL, REQUEST_ID, error_body
+
+ACCOUNT = {
+    "id": "acc_1",
+    "platform": "instagram",
+    "name": "Acme",
+    "username": "acme",
+    "brand_id": "br_1",
+    "status": "reconnect_required",
+    "reconnect_reason": "Token revoked by the user",
+    "profile_picture_url": "https://cdn.example/p.jpg",
+    "metadata": {"ig_user_id": "178"},
+    "bio": "ignored extra field",
+}
+
+
+def sent_json(router) -> dict:
+    return json.loads(router.calls.last.request.content)
+
+
+# --- basics --------------------------------------------------------------------------
+
+
+def test_every_call_sends_auth_user_agent_and_a_fresh_request_id(client, router):
+    router.get("/users/me").respond(200, json={"id": "u1"})
+
+    client.users_me()
+    client.users_me()
+
+    first, second = (call.request.headers for call in router.calls)
+    assert first["Authorization"] == f"Bearer {API_KEY}"
+    assert first["User-Agent"] == "socialapi-dashboard/1.0"
+    assert re.match(REQUEST_ID, first["X-Request-ID"])
+    assert re.fullmatch(r"dash_[0-9a-f]{24}", first["X-Request-ID"])
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+@pytest.mark.parametrize("base_url", [BASE_URL, BASE_URL + "/"])
+def test_the_base_url_works_with_or_without_a_trailing_slash(make_client, router, base_url):
+    router.get("/usage").respond(200, json={"posts_used": 3})
+
+    assert make_client(base_url=base_url).usage().posts_used == 3
+    assert str(router.calls.last.request.url) == BASE_URL + "/usage"
+
+
+def test_path_parameters_are_escaped(client, router):
+    route = router.delete(url=BASE_URL + "/media/a%2F..%2Fb").respond(204)
+
+    assert client.media_delete("a/../b") is True
+    assert route.call_count == 1
+
+
+def test_redirects_are_not_followed(client, router):
+    router.get("/usage").respond(302, headers={"Location": "https://evil.example/"})
+
+    with pytest.raises(UnknownError) as caught:
+        client.usage()
+
+    assert caught.value.status == 302
+    assert len(router.calls) == 1
+
+
+def test_the_repr_shows_the_base_url_and_a_masked_key_only(client):
+    text = repr(client) + repr(client.config) + str(client.config)
+
+    assert API_KEY not in text
+    assert "sapi_key_…543a" in repr(client)
+    assert BASE_URL in repr(client)
+
+
+def test_a_key_with_a_newline_is_refused_without_echoing_it():
+    with pytest.raises(ValueError) as caught:
+        ClientConfig(base_url=BASE_URL, api_key=API_KEY + "\n")
+
+    assert API_KEY not in str(caught.value)
+
+
+def test_the_client_is_a_context_manager(router):
+    with SocialAPI(
+        ClientConfig(base_url=BASE_URL, api_key=API_KEY),
+        transport=httpx.MockTransport(router.handler),
+    ) as api:
+        router.get("/usage").respond(200, json={})
+        api.usage()
+    assert api._session._http.is_closed
+
+
+def test_a_2xx_that_is_not_json_is_an_error_reported_once(client, router, recorder):
+    router.get("/media/storage").respond(200, text="<html>captive portal</html>")
+
+    with pytest.raises(UnknownError) as caught:
+        client.media_storage()
+
+    assert caught.value.code == "response.invalid"
+    assert caught.value.endpoint == "/media/storage"
+    assert recorder.errors == [caught.value]
+
+
+# --- accounts ------------------------------------------------------------------------
+
+
+def test_accounts_list_reads_every_documented_field(client, router):
+    route = router.get("/accounts", params={"brand_id": "br_1"}).respond(
+        200, json={"count": 2, "data": [ACCOUNT, {"id": "acc_2", "platform": "telegram"}]}
+    )
+
+    first, second = client.accounts_list(brand_id="br_1")
+
+    assert route.called
+    assert (first.id, first.platform, first.name, first.username) == (
+        "acc_1",
+        "instagram",
+        "Acme",
+        "acme",
+    )
+    assert (first.brand_id, first.status, first.needs_reconnect) == (
+        "br_1",
+        "reconnect_required",
+        True,
+    )
+    assert first.reconnect_reason == "Token revoked by the user"
+    assert first.profile_picture_url == "https://cdn.example/p.jpg"
+    assert (first.page_name, first.login_id) == (None, None)
+    assert first.metadata == {"ig_user_id": "178"}
+    assert first.raw["bio"] == "ignored extra field"
+    assert (second.id, second.name, second.status, second.metadata) == ("acc_2", "", "", {})
+
+
+def test_accounts_list_without_a_brand_sends_no_brand_parameter(client, router):
+    router.get("/accounts").respond(200, json={"count": 0, "data": None})
+
+    assert client.accounts_list() == []
+    assert "brand_id" not in str(router.calls.last.request.url)
+
+
+def test_account_disconnect_deletes_and_raises_not_found_for_unknown_ids(client, router):
+    router.delete("/accounts/acc_1").respond(204)
+    router.delete("/accounts/acc_9").respond(404, json=error_body("account.not_found"))
+
+    assert client.account_disconnect("acc_1") is None
+    with pytest.raises(NotFound) as caught:
+        client.account_disconnect("acc_9")
+
+    assert caught.value.code == "account.not_found"
+    assert caught.value.path_params == {"id": "acc_9"}
+    assert caught.value.endpoint == "/accounts/{id}"
+    assert caught.value.path == "/accounts/acc_9"
+
+
+def test_account_limits_keeps_integer_values_only(client, router):
+    router.get("/accounts/acc_1/limits").respond(
+        200, json={"posts_remaining": 25, "stories_remaining": "many", "ok": True}
+    )
+
+    assert client.account_limits("acc_1") == {"posts_remaining": 25}
+
+
+def test_account_limits_on_a_dead_token_raises_reconnect_required(client, router):
+    router.get("/accounts/acc_1/limits").respond(
+        403, json=error_body("account.reconnection_required")
+    )
+
+    with pytest.raises(ReconnectRequired):
+        client.account_limits("acc_1")
+
+
+def test_accounts_connect_sends_the_current_form_and_reads_the_oauth_answer(client, router):
+    router.post("/accounts/connect").respond(
+        202,
+        json={"auth_url": "https://ig.example/oauth?x=1", "state": "ours", "message": "Go"},
+    )
+
+    result = client.accounts_connect(
+        "instagram", redirect_uri="https://dash.example/cb", state="ours", brand_id="br_1"
+    )
+
+    assert sent_json(router) == {
+        "platform": "instagram",
+        "redirect_uri": "https://dash.example/cb",
+        "state": "ours",
+        "brand_id": "br_1",
+    }
+    assert (result.kind, result.form, result.auth_url, result.state, result.message) == (
+        "oauth",
+        "current",
+        "https://ig.example/oauth?x=1",
+        "ours",
+        "Go",
+    )
+    assert result.account is None
+
+
+def test_accounts_connect_reads_a_direct_connection(client, router):
+    router.post("/accounts/connect").respond(
+        201,
+        json={
+            "account_id": "acc_7",
+            "display_name": "Bot",
+            "platform": "telegram",
+            "username": "bot",
+        },
+    )
+
+    result = client.accounts_connect(
+        "telegram", redirect_uri="https://d/cb", state="s", metadata={"bot_token": "t"}
+    )
+
+    assert sent_json(router)["metadata"] == {"bot_token": "t"}
+    assert "brand_id" not in sent_json(router)
+    assert result.kind == "direct"
+    assert result.account is not None
+    assert (result.account.account_id, result.account.display_name) == ("acc_7", "Bot")
+    assert (result.account.platform, result.account.username) == ("telegram", "bot")
+
+
+def test_accounts_connect_refuses_a_state_longer_than_512_characters(client, router):
+    with pytest.raises(ValueError):
+        client.accounts_connect("instagram", redirect_uri="https://d/cb", state="s" * 513)
+
+    assert len(router.calls) == 0
+
+
+def test_an_oauth_answer_without_auth_url_is_an_error(client, router, recorder):
+    router.post("/accounts/connect").respond(202, json={"message": "?"})
+
+    with pytest.raises(UnknownError):
+        client.accounts_connect("instagram", redirect_uri="https://d/cb", state="s")
+
+    assert len(recorder.errors) == 1
+
+
+def test_accounts_connect_legacy_sends_the_legacy_form_and_returns_upstream_state(
+    client, router
+):
+    router.post("/accounts/connect").respond(
+        202, json={"auth_url": "https://fb.example/o", "state": "upstream-state"}
+    )
+
+    result = client.accounts_connect_legacy(
+        "facebook", redirect_uri="https://d/cb", brand_id="br_2"
+    )
+
+    assert sent_json(router) == {
+        "platform": "facebook",
+        "metadata": {"redirect_uri": "https://d/cb"},
+        "brand_id": "br_2",
+    }
+    assert (result.form, result.state) == ("legacy", "upstream-state")
+
+
+def test_a_legacy_config_makes_accounts_connect_use_the_legacy_form(make_client, router):
+    router.post("/accounts/connect").respond(202, json={"auth_url": "https://a", "state": "u"})
+
+    result = make_client(dialect="legacy").accounts_connect(
+        "tiktok", redirect_uri="https://d/cb", state="ours"
+    )
+
+    assert sent_json(router) == {"platform": "tiktok", "metadata": {"redirect_uri": "https://d/cb"}}
+    assert (result.form, result.state) == ("legacy", "u")
+
+
+def test_oauth_exchange_returns_the_connected_account(client, router):
+    router.post("/oauth/exchange").respond(
+        201,
+        json={"account_id": "acc_3", "display_name": "A", "platform": "tiktok", "username": "a"},
+    )
+
+    result = client.oauth_exchange("tiktok", code="c0de", redirect_uri="https://d/cb", state="st")
+
+    assert sent_json(router) == {
+        "platform": "tiktok",
+        "code": "c0de",
+        "metadata": {"redirect_uri": "https://d/cb", "state": "st"},
+    }
+    assert result.kind == "connected"
+    assert result.account is not None and result.account.account_id == "acc_3"
+
+
+def test_oauth_exchange_returns_a_pending_google_selection(client, router):
+    router.post("/oauth/exchange").respond(
+        200,
+        json={
+            "status": "selection_required",
+            "connection_id": "pc_1",
+            "platform": "google",
+            "profiles": [
+                {"platform_account_id": "loc_1", "display_name": "Shop A", "username": "a"},
+                {"platform_account_id": "loc_2", "display_name": "Shop B"},
+            ],
+        },
+    )
+
+    result = client.oauth_exchange("google", code="c", redirect_uri="https://d/cb", state="s")
+
+    assert result.kind == "pending"
+    assert result.pending is not None
+    assert result.pending.connection_id == "pc_1"
+    assert [p.platform_account_id for p in result.pending.profiles] == ["loc_1", "loc_2"]
+
+
+def test_pending_get_reads_facebook_pages_and_lost_access(client, router):
+    router.get("/accounts/pending/pc_9").respond(
+        200,
+        json={
+            "connection_id": "pc_9",
+            "platform": "facebook",
+            "login_id": "login_1",
+            "expires_at": "2026-06-01T10:30:00Z",
+            "pages": [
+                {"platform_page_id": "p1", "name": "Page One", "category": "Shop"},
+                {
+                    "platform_page_id": "p2",
+                    "name": "Page Two",
+                    "assignable": False,
+                    "assigned_brand_name": "Other brand",
+                },
+            ],
+            "lost_access": [{"platform_page_id": "p3", "name": "Old", "brand_id": "br_1"}],
+            "profiles": [],
+        },
+    )
+
+    pending = client.pending_get("pc_9")
+
+    assert (pending.platform, pending.login_id) == ("facebook", "login_1")
+    assert pending.expires_at == datetime(2026, 6, 1, 10, 30, tzinfo=UTC)
+    assert [(p.platform_page_id, p.assignable) for p in pending.pages] == [
+        ("p1", True),
+        ("p2", False),
+    ]
+    assert pending.pages[1].assigned_brand_name == "Other brand"
+    assert [(lost.platform_page_id, lost.brand_id) for lost in pending.lost_access] == [
+        ("p3", "br_1")
+    ]
+    assert pending.profiles == ()
+
+
+def test_pending_select_sends_page_ids_for_facebook(client, router):
+    router.post("/accounts/pending/pc_9/select").respond(
+        201, json={"account_id": "acc_5", "platform": "facebook", "display_name": "Page One"}
+    )
+
+    account = client.pending_select("pc_9", page_ids=["p1"])
+
+    assert sent_json(router) == {"page_ids": ["p1"]}
+    assert (account.account_id, account.display_name) == ("acc_5", "Page One")
+
+
+def test_pending_select_sends_one_profile_for_google(client, router):
+    router.post("/accounts/pending/pc_2/select").respond(
+        201, json={"account_id": "acc_6", "platform": "google"}
+    )
+
+    assert client.pending_select("pc_2", platform_account_id="loc_2").account_id == "acc_6"
+    assert sent_json(router) == {"platform_account_id": "loc_2"}
+
+
+def test_pending_select_needs_exactly_one_choice(client):
+    with pytest.raises(ValueError):
+        client.pending_select("pc_2")
+    with pytest.raises(ValueError):
+        client.pending_select("pc_2", page_ids=["p"], platform_account_id="loc")
+
+
+# --- media ---------------------------------------------------------------------------
+
+
+def media(n: int, **extra) -> dict:
+    return {
+        "id": f"m{n}",
+        "filename": f"f{n}.jpg",
+        "content_type": "image/jpeg",
+        "size_bytes": 1000 * n,
+        "status": "ready",
+        "url": f"https://cdn.example/m{n}",
+        "created_at": "2026-05-01T12:00:00.5Z",
+        **extra,
+    }
+
+
+def test_media_page_reads_items_and_the_cursor(client, router):
+    route = router.get("/media", params={"limit": "100", "cursor": "c1"}).respond(
+        200,
+        json={"count": 2, "next_cursor": "c2", "data": [media(1), media(2, created_at="junk")]},
+    )
+
+    page = client.media_page(cursor="c1", limit=500)
+
+    assert route.called
+    assert page.next_cursor == "c2"
+    first, second = page.items
+    assert (first.id, first.filename, first.content_type, first.size_bytes) == (
+        "m1",
+        "f1.jpg",
+        "image/jpeg",
+        1000,
+    )
+    assert (first.status, first.url) == ("ready", "https://cdn.example/m1")
+    assert first.created_at == datetime(2026, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    assert second.created_at is None
+
+
+def test_media_iter_follows_three_pages(client, router):
+    router.get("/media", params={"cursor": "c2"}).respond(
+        200, json={"next_cursor": "c3", "data": [media(3)]}
+    )
+    router.get("/media", params={"cursor": "c3"}).respond(
+        200, json={"next_cursor": "", "data": [media(4)]}
+    )
+    router.get("/media").respond(200, json={"next_cursor": "c2", "data": [media(1), media(2)]})
+
+    assert [item.id for item in client.media_iter(limit=2)] == ["m1", "m2", "m3", "m4"]
+    assert len(router.calls) == 3
+
+
+def test_media_iter_stops_when_a_cursor_repeats(client, router):
+    router.get("/media", params={"cursor": "loop"}).respond(
+        200, json={"next_cursor": "loop", "data": [media(2)]}
+    )
+    router.get("/media").respond(200, json={"next_cursor": "loop", "data": [media(1)]})
+
+    assert [item.id for item in client.media_iter()] == ["m1", "m2"]
+    assert len(router.calls) == 2
+
+
+def test_media_delete_is_true_on_204(client, router):
+    router.delete("/media/m1").respond(204)
+
+    assert client.media_delete("m1") is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [error_body("media.not_found"), {"error": "Not found", "code": "not_found"}],
+    ids=["current", "legacy"],
+)
+def test_media_delete_is_false_on_404_without_reporting_an_error(client, router, recorder, body):
+    router.delete("/media/m1").respond(404, json=body)
+
+    assert client.media_delete("m1") is False
+    assert recorder.errors == []
+
+
+def test_media_delete_does_not_take_an_html_404_for_already_deleted(client, router, recorder):
+    router.delete("/media/m1").respond(404, text="<html>Not Found</html>")
+
+    with pytest.raises(NotFound):
+        client.media_delete("m1")
+
+    assert len(recorder.errors) == 1
+
+
+def test_media_delete_raises_conflict_when_the_media_is_in_use(client, router, recorder):
+    router.delete("/media/m1").respond(409, json=error_body("media.in_use", "Used by a post"))
+
+    with pytest.raises(Conflict) as caught:
+        client.media_delete("m1")
+
+    assert caught.value.code == "media.in_use"
+    assert len(router.calls) == 1
+    assert recorder.errors == [caught.value]
+
+
+@pytest.mark.parametrize(
+    ("body", "unlimited", "percent"),
+    [
+        ({"used_bytes": 52428800, "limit_bytes": 104857600, "count": 12}, False, 50.0),
+        ({"used_bytes": 52428800, "limit_bytes": -1, "count": 12}, True, None),
+    ],
+)
+def test_media_storage_reads_used_limit_and_count(client, router, body, unlimited, percent):
+    router.get("/media/storage").respond(200, json=body)
+
+    storage = client.media_storage()
+
+    assert (storage.used_bytes, storage.count) == (52428800, 12)
+    assert (storage.unlimited, storage.percent) == (unlimited, percent)
+
+
+def test_media_upload_sends_multipart_file_and_returns_the_media_id(client, router):
+    router.post("/media/upload").respond(201, json={"media_id": "0b9c-uuid"})
+
+    media_id = client.media_upload("cat.png", b"\x89PNGdata", "image/png")
+
+    request = router.calls.last.request
+    assert media_id == "0b9c-uuid"
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    assert b'name="file"; filename="cat.png"' in request.content
+    assert b"Content-Type: image/png" in request.content
+    assert b"\x89PNGdata" in request.content
+
+
+# --- usage, user, events, posts, webhooks -------------------------------------------
+
+
+def test_usage_reads_allowances_and_the_reset_moment(client, router):
+    router.get("/usage").respond(
+        200,
+        json={
+            "brands_used": 1,
+            "brands_limit": 2,
+            "posts_used": 10,
+            "posts_limit": 10,
+            "interactions_used": 7,
+            "interactions_limit": -1,
+            "profile_units_used": 3,
+            "profile_units_limit": 5,
+            "page_allowance": 5,
+            "page_billing_exempt": False,
+            "period_start": "2026-05-01T00:00:00Z",
+            "period_end": "2026-06-01T00:00:00+02:00",
+        },
+    )
+
+    usage = client.usage()
+
+    assert (usage.brands_used, usage.brands_limit) == (1, 2)
+    assert (usage.posts_used, usage.posts_limit) == (10, 10)
+    assert (usage.interactions_used, usage.interactions_limit) == (7, -1)
+    assert (usage.profile_units_used, usage.profile_units_limit) == (3, 5)
+    assert usage.page_allowance == 5
+    assert usage.period_start == datetime(2026, 5, 1, tzinfo=UTC)
+    assert usage.period_end == datetime(2026, 5, 31, 22, tzinfo=UTC)
+
+
+def test_users_me_reads_plan_and_billing_state(client, router):
+    router.get("/users/me").respond(
+        200,
+        json={
+            "id": "u1",
+            "email": "ops@acme.example",
+            "plan": "free",
+            "billing_blocked": True,
+            "billing_blocked_at": "2026-05-02T08:00:00Z",
+            "allowed_platforms": ["instagram", "facebook", 3],
+        },
+    )
+
+    me = client.users_me()
+
+    assert (me.id, me.email, me.plan, me.billing_blocked) == ("u1", "ops@acme.example", "free", True)
+    assert me.billing_blocked_at == datetime(2026, 5, 2, 8, tzinfo=UTC)
+    assert me.allowed_platforms == ("instagram", "facebook")
+
+
+def test_events_page_sends_filters_and_reads_events(client, router):
+    route = router.get(
+        "/events",
+        params={
+            "status": "failed",
+            "from": "2026-05-01T00:00:00Z",
+            "to": "2026-05-02T00:00:00Z",
+            "limit": "50",
+            "platform": "instagram",
+            "account_id": "acc_1",
+            "cursor": "e1",
+        },
+    ).respond(
+        200,
+        json={
+            "events": [
+                {
+                    "id": "ev_1",
+                    "category": "post",
+                    "action": "post.publish",
+                    "status": "failed",
+                    "status_code": 401,
+                    "error_category": "auth",
+                    "error_message": "Token expired",
+                    "summary": "Publish failed",
+                    "platform": "instagram",
+                    "account_id": "acc_1",
+                    "resource_id": "post_1",
+                    "duration_ms": 420,
+                    "metadata": {"code": "platform.instagram.auth"},
+                    "created_at": "2026-05-01T09:00:00Z",
+                }
+            ],
+            "pagination": {"has_more": True, "next_cursor": "e2", "limit": 50},
+            "retention_days": 30,
+        },
+    )
+
+    page = client.events_page(
+        from_=datetime(2026, 5, 1, tzinfo=UTC),
+        to="2026-05-02T00:00:00Z",
+        cursor="e1",
+        limit=50,
+        platform="instagram",
+        account_id="acc_1",
+    )
+
+    assert route.called
+    assert (page.has_more, page.next_cursor, page.retention_days) == (True, "e2", 30)
+    (event,) = page.events
+    assert (event.id, event.category, event.action, event.status) == (
+        "ev_1",
+        "post",
+        "post.publish",
+        "failed",
+    )
+    assert (event.status_code, event.error_category, event.error_message) == (
+        401,
+        "auth",
+        "Token expired",
+    )
+    assert (event.summary, event.platform, event.account_id, event.resource_id) == (
+        "Publish failed",
+        "instagram",
+        "acc_1",
+        "post_1",
+    )
+    assert event.duration_ms == 420
+    assert event.metadata == {"code": "platform.instagram.auth"}
+    assert event.created_at == datetime(2026, 5, 1, 9, tzinfo=UTC)
+
+
+POST = {
+    "id": "post_1",
+    "status": "scheduled",
+    "scheduled_at": "2026-06-01T09:00:00Z",
+    "media": [
+        {"source": "m1", "source_type": "media_id", "type": "image"},
+        {"source": "https://x/y.jpg", "source_type": "url", "type": "image"},
+    ],
+    "media_ids": ["m0"],
+    "targets": [
+        {"account_id": "acc_1", "platform": "instagram", "status": "pending"},
+        {
+            "account_id": "acc_2",
+            "platform": "facebook",
+            "media": [{"source": "m2", "source_type": "media_id"}],
+        },
+    ],
+}
+
+
+def test_posts_page_reads_accounts_and_media_ids(client, router):
+    route = router.get(
+        "/posts", params={"account_ids": "acc_1,acc_2", "status": "scheduled", "limit": "100"}
+    ).respond(200, json={"data": [POST], "pagination": {"has_more": False, "next_cursor": ""}})
+
+    page = client.posts_page(account_ids=["acc_1", "acc_2"], status="scheduled")
+
+    assert route.called
+    (post,) = page.posts
+    assert (post.id, post.status) == ("post_1", "scheduled")
+    assert post.scheduled_at == datetime(2026, 6, 1, 9, tzinfo=UTC)
+    assert post.account_ids == ("acc_1", "acc_2")
+    assert post.media_ids == ("m1", "m0", "m2")
+    assert len(post.targets) == 2
+    assert (page.has_more, page.next_cursor) == (False, None)
+
+
+def test_posts_iter_follows_the_cursor_until_has_more_is_false(client, router):
+    def page(n: int, more: bool) -> dict:
+        return {
+            "data": [{**POST, "id": f"post_{n}"}],
+            "pagination": {"has_more": more, "next_cursor": f"p{n + 1}"},
+        }
+
+    router.get("/posts", params={"cursor": "p2"}).respond(200, json=page(2, True))
+    router.get("/posts", params={"cursor": "p3"}).respond(200, json=page(3, False))
+    router.get("/posts").respond(200, json=page(1, True))
+
+    posts = list(client.posts_iter(account_ids=["acc_1"], status="scheduled"))
+
+    assert [post.id for post in posts] == ["post_1", "post_2", "post_3"]
+    assert len(router.calls) == 3
+
+
+def test_webhooks_create_returns_the_secret_once_and_hides_it_from_repr(client, router):
+    router.post("/webhooks").respond(
+        201,
+        json={
+            "id": "wh_1",
+            "url": "https://dash.example/hooks/socialapi",
+            "events": ["account.disconnected", "post.failed"],
+            "secret": "whsec_abc",
+            "message": "created",
+        },
+    )
+
+    created = client.webhooks_create(
+        "https://dash.example/hooks/socialapi", ["account.disconnected", "post.failed"]
+    )
+
+    assert sent_json(router) == {
+        "url": "https://dash.example/hooks/socialapi",
+        "events": ["account.disconnected", "post.failed"],
+    }
+    assert (created.id, created.secret) == ("wh_1", "whsec_abc")
+    assert created.events == ("account.disconnected", "post.failed")
+    assert "whsec_abc" not in repr(created)
+
+
+def test_webhooks_list_reads_endpoints(client, router):
+    router.get("/webhooks").respond(
+        200,
+        json={
+            "count": 1,
+            "data": [
+                {
+                    "id": "wh_1",
+                    "url": "https://d/h",
+                    "events": ["post.failed"],
+                    "is_active": False,
+                    "created_at": "2026-05-01T00:00:00Z",
+                }
+            ],
+        },
+    )
+
+    (endpoint,) = client.webhooks_list()
+
+    assert (endpoint.id, endpoint.url, endpoint.events, endpoint.is_active) == (
+        "wh_1",
+        "https://d/h",
+        ("post.failed",),
+        False,
+    )
+    assert endpoint.created_at == datetime(2026, 5, 1, tzinfo=UTC)

@@ -101,7 +101,7 @@ class SocialAPIError(Exception):
         status = str(self.status) if self.status is not None else "no response"
         text = f"{status} {self.code}"
         if self.message:
-            text += f": {self.message}"
+            text += ": " + " ".join(self.message.split())
         if self.request_id:
             text += f" (request id {self.request_id})"
         if self.endpoint:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from itertools import islice
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from socialapi import (
     UnknownError,
 )
 from tests.socialapi.helpers import API_KEY, BASE_URL, REQUEST_ID, error_body
+
+pytest_plugins = ["tests.socialapi.fixtures"]
 
 ACCOUNT = {
     "id": "acc_1",
@@ -248,9 +251,7 @@ def test_an_oauth_answer_without_auth_url_is_an_error(client, router, recorder):
     assert len(recorder.errors) == 1
 
 
-def test_accounts_connect_legacy_sends_the_legacy_form_and_returns_upstream_state(
-    client, router
-):
+def test_accounts_connect_legacy_sends_the_legacy_form_and_returns_upstream_state(client, router):
     router.post("/accounts/connect").respond(
         202, json={"auth_url": "https://fb.example/o", "state": "upstream-state"}
     )
@@ -438,7 +439,8 @@ def test_media_iter_stops_when_a_cursor_repeats(client, router):
     )
     router.get("/media").respond(200, json={"next_cursor": "loop", "data": [media(1)]})
 
-    assert [item.id for item in client.media_iter()] == ["m1", "m2"]
+    # islice keeps a regression from looping forever.
+    assert [item.id for item in islice(client.media_iter(), 10)] == ["m1", "m2"]
     assert len(router.calls) == 2
 
 
@@ -557,7 +559,12 @@ def test_users_me_reads_plan_and_billing_state(client, router):
 
     me = client.users_me()
 
-    assert (me.id, me.email, me.plan, me.billing_blocked) == ("u1", "ops@acme.example", "free", True)
+    assert (me.id, me.email, me.plan, me.billing_blocked) == (
+        "u1",
+        "ops@acme.example",
+        "free",
+        True,
+    )
     assert me.billing_blocked_at == datetime(2026, 5, 2, 8, tzinfo=UTC)
     assert me.allowed_platforms == ("instagram", "facebook")
 

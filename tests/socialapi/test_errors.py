@@ -402,6 +402,12 @@ def test_str_is_a_one_liner_with_status_code_message_and_request_id():
     )
 
 
+def test_str_stays_on_one_line_when_the_message_has_newlines():
+    error = error_from_response(400, current_body("validation.body_invalid", "bad\nbody\r\n"), {})
+
+    assert str(error) == "400 validation.body_invalid: bad body (request id a1b2c3d4)"
+
+
 def test_the_raw_body_is_kept_but_capped_at_8_kb():
     body = b'{"error": "' + b"x" * 20_000 + b'", "code": "not_found"}'
     error = error_from_response(404, body, {})
@@ -419,12 +425,22 @@ def test_the_api_key_echoed_by_upstream_is_redacted_everywhere():
     assert "sapi_key_" + "0123" not in error.message
 
 
+def test_anything_shaped_like_an_api_key_is_redacted_even_when_unknown():
+    other_key = "sapi_key_" + "9" * 62
+    body = json.dumps({"error": {"code": "auth.invalid_key", "message": f"{other_key} revoked"}})
+
+    error = error_from_response(401, body, {})
+
+    assert other_key not in error.message + error.body
+    assert error.message == "sapi_key_[redacted] revoked"
+
+
 def test_an_error_survives_pickling_with_its_attributes():
     error = error_from_response(
         429, current_body("platform.x.rate_limit", "slow"), {"Retry-After": "12"}
     )
 
-    copy = pickle.loads(pickle.dumps(error))
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
 
     assert type(copy) is PlatformThrottled
     assert copy.as_dict() == error.as_dict()

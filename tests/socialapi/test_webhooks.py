@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from socialapi import WebhookSignatureError, sign_v1, sign_v2, verify_signature
@@ -140,8 +142,6 @@ def test_an_empty_secret_verifies_nothing():
 
 
 def test_it_uses_the_wall_clock_when_now_is_not_given():
-    import time
-
     headers = v2_headers(timestamp=int(time.time()))
 
     assert verify_signature(SECRET, BODY, headers) == "v2"

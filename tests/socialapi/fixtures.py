@@ -1,4 +1,8 @@
-"""Fixtures for the SocialAPI client tests: a respx router as the only transport."""
+"""Fixtures for the SocialAPI client tests: a respx router as the only transport.
+
+Loaded with `pytest_plugins` from the test modules rather than a conftest, so these tests
+also run with `--noconftest` (no Django at all).
+"""
 
 from __future__ import annotations
 

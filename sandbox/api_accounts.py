@@ -1,0 +1,83 @@
+"""/v1/accounts: list, disconnect, platform limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from sandbox.api import Ctx, compact, json_response, no_content
+from sandbox.checks import account_check, account_get
+from sandbox.errors import api_error
+from sandbox.models import SandboxAccount, SandboxPostTarget
+from socialapi.platforms import platform_name
+
+# Per-platform publishing quotas over a rolling 24 h (what `/limits` reports).
+DAILY_LIMITS: dict[str, dict[str, int]] = {
+    "instagram": {"posts_remaining": 25},
+    "threads": {"posts_remaining": 250, "replies_remaining": 1000},
+    "tiktok": {"posts_remaining": 15},
+}
+
+
+def account_json(ctx: Ctx, account: SandboxAccount) -> dict[str, Any]:
+    """An Account as upstream shapes it (optional fields only when set)."""
+    needs_reconnect = account.status == SandboxAccount.Status.RECONNECT_REQUIRED
+    return compact(
+        {
+            "id": account.id,
+            "platform": account.platform,
+            "name": account.name,
+            "username": account.username,
+            "brand_id": account.brand_id,
+            "status": account.status,
+            "reconnect_reason": (account.reconnect_reason or None) if needs_reconnect else None,
+            "profile_picture_url": ctx.absolute(reverse("sandbox:avatar", args=[account.id])),
+            "page_name": account.page_name or None,
+            "login_id": account.login_id or None,
+            "metadata": account.metadata or None,
+        }
+    )
+
+
+def accounts_list(ctx: Ctx) -> HttpResponse:
+    """GET /v1/accounts[?brand_id=]."""
+    accounts = SandboxAccount.objects.filter(tenant=ctx.tenant, removed_at__isnull=True)
+    brand_id = ctx.request.GET.get("brand_id", "")
+    if brand_id:
+        accounts = accounts.filter(brand_id=brand_id[:40])
+    data = [account_json(ctx, account) for account in accounts]
+    return json_response({"count": len(data), "data": data})
+
+
+def account_delete(ctx: Ctx, id: str) -> HttpResponse:
+    """DELETE /v1/accounts/{id}: soft-delete (404 once gone)."""
+    account = account_get(tenant=ctx.tenant, account_id=id)
+    ctx.account_id, ctx.platform = account.id, account.platform
+    account.removed_at = timezone.now()
+    account.save(update_fields=["removed_at"])
+    return no_content()
+
+
+def account_limits(ctx: Ctx, id: str) -> HttpResponse:
+    """GET /v1/accounts/{id}/limits: the platform's remaining-quota map."""
+    account = account_get(tenant=ctx.tenant, account_id=id)
+    ctx.account_id, ctx.platform = account.id, account.platform
+    account_check(tenant=ctx.tenant, account=account)
+    limits = DAILY_LIMITS.get(account.platform)
+    if limits is None:
+        raise api_error(
+            "resource.not_supported",
+            f"{platform_name(account.platform)} does not expose usage limits",
+            platform=account.platform,
+            resource="limits",
+        )
+    published = SandboxPostTarget.objects.filter(
+        account=account,
+        status="published",
+        post__published_at__gte=timezone.now() - timedelta(hours=24),
+    ).count()
+    return json_response({key: max(0, value - published) for key, value in limits.items()})

@@ -1,0 +1,227 @@
+"""Every sandbox answer, success or error, validated against SocialAPI's own OpenAPI file.
+
+`socialapi-openapi-subset.json` holds the paths the sandbox implements and the schemas
+they use, copied verbatim from upstream's openapi.json (MIT). Success bodies are checked
+strictly (no field the spec does not list); errors against `api_endpoints.ErrorResponse`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import respx
+from django.core.files.uploadedfile import SimpleUploadedFile
+from openapi_schema_validator import OAS30Validator
+
+from sandbox.services import (
+    allowance_exhaust,
+    billing_set,
+    dialect_set,
+    faults_set,
+    platform_throttle,
+)
+from tests.sandbox.conftest import Api, account_make, brand_make, media_make, post_make
+
+SUBSET = Path(__file__).with_name("socialapi-openapi-subset.json")
+SPEC = json.loads(SUBSET.read_text())
+UPSTREAM = Path("/work/shared/socialapi/openapi.json")
+SCHEMAS = SPEC["components"]["schemas"]
+
+
+def resolve(node: Any, *, strict: bool) -> Any:
+    """Inline `$ref`s; in strict mode objects allow no properties beyond the listed ones."""
+    if isinstance(node, list):
+        return [resolve(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return resolve(SCHEMAS[node["$ref"].split("/")[-1]], strict=strict)
+    out = {key: resolve(value, strict=strict) for key, value in node.items()}
+    if strict and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def check(response: Any, method: str, template: str) -> None:
+    """Assert the answer is one the spec allows for that operation."""
+    operation = SPEC["paths"][template][method.lower()]
+    status = response.status_code
+    if 200 <= status < 300:
+        declared = operation["responses"].get(str(status))
+        assert declared, (
+            f"{method} {template} answered {status}; spec: {list(operation['responses'])}"
+        )
+        content = declared.get("content")
+        if content is None:
+            assert response.content == b""
+            return
+        schema = resolve(content["application/json"]["schema"], strict=True)
+    else:
+        schema = resolve({"$ref": "#/components/schemas/api_endpoints.ErrorResponse"}, strict=False)
+        body = response.json()
+        assert isinstance(body["error"]["code"], str) and body["error"]["message"]
+    OAS30Validator(schema).validate(response.json())
+
+
+@pytest.fixture
+def world(api: Api, tenant, client):
+    """A tenant with a bit of everything, and the ids to call."""
+    brand = brand_make(tenant)
+    ig = account_make(tenant, "instagram", brand=brand)
+    broken = account_make(
+        tenant, "linkedin", brand=brand, status="reconnect_required", reconnect_reason="expired"
+    )
+    fb = account_make(tenant, "facebook", brand=brand, login_id="lgn_1", page_name="Acme")
+    media = media_make(tenant, 3)
+    post_make(tenant, [ig, broken], media=[media[0]])
+    return {"brand": brand, "ig": ig, "broken": broken, "fb": fb, "media": media}
+
+
+def test_the_vendored_subset_matches_upstreams_file():
+    if not UPSTREAM.exists():
+        pytest.skip("upstream openapi.json not available on this machine")
+    upstream = json.loads(UPSTREAM.read_text())
+    for template, operations in SPEC["paths"].items():
+        for method, operation in operations.items():
+            assert upstream["paths"][template][method] == operation
+    for name, schema in SCHEMAS.items():
+        assert upstream["components"]["schemas"][name] == schema
+
+
+def test_accounts_answers_follow_the_spec(api, world):
+    check(api.get("/accounts"), "GET", "/accounts")
+    check(api.get(f"/accounts/{world['ig'].id}/limits"), "GET", "/accounts/{id}/limits")
+    check(api.get(f"/accounts/{world['broken'].id}/limits"), "GET", "/accounts/{id}/limits")
+    check(api.get(f"/accounts/{world['fb'].id}/limits"), "GET", "/accounts/{id}/limits")
+    check(api.get("/accounts/acc_x/limits"), "GET", "/accounts/{id}/limits")
+    check(api.delete(f"/accounts/{world['fb'].id}"), "DELETE", "/accounts/{id}")
+    check(api.delete(f"/accounts/{world['fb'].id}"), "DELETE", "/accounts/{id}")
+    check(api.get("/accounts", key="sapi_key_bad"), "GET", "/accounts")
+
+
+def test_connect_and_selection_answers_follow_the_spec(api, world, tenant, client):
+    body = {
+        "platform": "facebook",
+        "redirect_uri": "https://a.example.com/cb",
+        "state": "s",
+        "brand_id": world["brand"].id,
+    }
+    started = api.post("/accounts/connect", body)
+    check(started, "POST", "/accounts/connect")
+    back = client.post(urlsplit(started.json()["auth_url"]).path, {"decision": "approve"})
+    connection = parse_qs(urlsplit(back["Location"]).query)["connection_id"][0]
+    pending = api.get(f"/accounts/pending/{connection}")
+    check(pending, "GET", "/accounts/pending/{connection_id}")
+    check(
+        api.post(f"/accounts/pending/{connection}/select", {"page_ids": ["0"]}),
+        "POST",
+        "/accounts/pending/{connection_id}/select",
+    )
+    page = pending.json()["pages"][0]["platform_page_id"]
+    check(
+        api.post(f"/accounts/pending/{connection}/select", {"page_ids": [page]}),
+        "POST",
+        "/accounts/pending/{connection_id}/select",
+    )
+    check(api.get(f"/accounts/pending/{connection}"), "GET", "/accounts/pending/{connection_id}")
+    telegram = {
+        "platform": "telegram",
+        "brand_id": world["brand"].id,
+        "metadata": {"bot_token": "1:ok"},
+    }
+    check(api.post("/accounts/connect", telegram), "POST", "/accounts/connect")
+    check(api.post("/accounts/connect", {"platform": "nope"}), "POST", "/accounts/connect")
+    check(api.post("/accounts/connect", {"platform": "tiktok"}), "POST", "/accounts/connect")
+
+
+def test_exchange_answers_follow_the_spec(legacy_tenant, client):
+    dialect_set(tenant=legacy_tenant, dialect="current")
+    api = Api(client, legacy_tenant.api_key)
+    brand = brand_make(legacy_tenant)
+    for platform, expected in (("instagram", 201), ("google", 200)):
+        uri = "https://a.example.com/cb"
+        started = api.post(
+            "/accounts/connect",
+            {"platform": platform, "metadata": {"redirect_uri": uri}, "brand_id": brand.id},
+        )
+        back = client.post(urlsplit(started.json()["auth_url"]).path, {"decision": "approve"})
+        params = {k: v[0] for k, v in parse_qs(urlsplit(back["Location"]).query).items()}
+        body = {
+            "platform": platform,
+            "code": params["code"],
+            "metadata": {"redirect_uri": uri, "state": params["state"]},
+        }
+        answer = api.post("/oauth/exchange", body)
+        assert answer.status_code == expected
+        check(answer, "POST", "/oauth/exchange")
+        check(api.post("/oauth/exchange", body), "POST", "/oauth/exchange")
+
+
+def test_media_answers_follow_the_spec(api, world, tenant, monkeypatch):
+    check(api.get("/media", query={"limit": 2}), "GET", "/media")
+    check(api.get("/media", query={"limit": "x"}), "GET", "/media")
+    check(api.get("/media/storage"), "GET", "/media/storage")
+    in_use, free = world["media"][0], world["media"][1]
+    check(api.delete(f"/media/{in_use.id}"), "DELETE", "/media/{id}")
+    check(api.delete(f"/media/{free.id}"), "DELETE", "/media/{id}")
+    check(api.delete(f"/media/{free.id}"), "DELETE", "/media/{id}")
+    file = SimpleUploadedFile("a.png", b"png", content_type="image/png")
+    check(api.post("/media/upload", files={"file": file}), "POST", "/media/upload")
+    tenant.storage_limit_bytes = 1
+    tenant.save()
+    file = SimpleUploadedFile("b.png", b"png", content_type="image/png")
+    check(api.post("/media/upload", files={"file": file}), "POST", "/media/upload")
+
+
+def test_usage_user_events_and_posts_answers_follow_the_spec(api, world, tenant):
+    tiktok = account_make(tenant, "tiktok")
+    platform_throttle(tenant=tenant, platform="tiktok", minutes=5)
+    check(api.get("/usage"), "GET", "/usage")
+    check(api.get("/users/me"), "GET", "/users/me")
+    check(api.get("/events", query={"limit": 2}), "GET", "/events")
+    check(api.get("/events", query={"from": "bad"}), "GET", "/events")
+    check(api.get("/posts", query={"account_ids": world["broken"].id}), "GET", "/posts")
+    check(api.get("/posts", query={"status": "bad"}), "GET", "/posts")
+
+    def post(account):
+        body = {"text": "hi", "publish_now": True, "targets": [{"account_id": account.id}]}
+        return api.post("/posts", body)
+
+    assert post(world["ig"]).status_code == 201
+    check(post(world["ig"]), "POST", "/posts")
+    check(post(world["broken"]), "POST", "/posts")
+    check(post(tiktok), "POST", "/posts")
+    allowance_exhaust(tenant=tenant)
+    check(post(world["ig"]), "POST", "/posts")
+    billing_set(tenant=tenant, past_due=True)
+    check(api.get("/users/me"), "GET", "/users/me")
+    check(api.get("/usage"), "GET", "/usage")
+
+
+def test_webhook_answers_follow_the_spec(api):
+    url = "https://hooks.example.com/in"
+    with respx.mock(assert_all_called=False) as router:
+        router.post(url).mock(return_value=httpx.Response(200))
+        check(api.post("/webhooks", {"url": url, "events": ["post.failed"]}), "POST", "/webhooks")
+        router.post(url).mock(return_value=httpx.Response(500))
+        check(api.post("/webhooks", {"url": url, "events": ["post.failed"]}), "POST", "/webhooks")
+    check(api.get("/webhooks"), "GET", "/webhooks")
+
+
+def test_injected_server_errors_follow_the_spec(api, tenant):
+    faults_set(tenant=tenant, next_5xx=1)
+    check(api.get("/media"), "GET", "/media")
+
+
+def test_the_checker_itself_rejects_an_invented_field():
+    schema = resolve(
+        {"$ref": "#/components/schemas/api_endpoints.StorageUsageResponse"}, strict=True
+    )
+    bad = {"used_bytes": 1, "limit_bytes": 2, "count": 3, "extra": 1}
+    with pytest.raises(Exception, match="extra"):
+        OAS30Validator(schema).validate(bad)

@@ -14,14 +14,22 @@ from typing import Any, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
+from django_htmx.middleware import HtmxDetails
 
 from dashboard.models import Membership, Workspace
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
-class WorkspaceRequest(HttpRequest):
+class HtmxRequest(HttpRequest):
+    """An HttpRequest as HtmxMiddleware leaves it."""
+
+    htmx: HtmxDetails
+
+
+class WorkspaceRequest(HtmxRequest):
     """An HttpRequest inside a workspace (set by `workspace_view`)."""
 
     workspace: Workspace
@@ -48,7 +56,9 @@ def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[Vi
     def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, workspace_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(
+            request: HttpRequest, workspace_slug: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             workspace, membership = workspace_for_user(user=request.user, slug=workspace_slug)
             req = cast(WorkspaceRequest, request)
             req.workspace = workspace
@@ -64,10 +74,14 @@ def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[Vi
                 from dashboard.support import support_view_record
 
                 support_view_record(req)
-            if membership is not None:
-                request.session["workspace"] = workspace.slug
+            if membership is not None and request.session.get("workspace") != workspace.slug:
+                request.session["workspace"] = (
+                    workspace.slug
+                )  # only when it changes: no write per page
             return view(req, *args, **kwargs)
 
+        # Read by the tenant-isolation test to know what each role may do here.
+        wrapper.workspace_access = "admin" if admin else "triage" if triage else "read"  # type: ignore[attr-defined]
         return cast(View, wrapper)
 
     return decorator
@@ -76,9 +90,10 @@ def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[Vi
 def staff_required(view: View) -> View:
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_staff:
             raise PermissionDenied("Support staff only.")
         return view(request, *args, **kwargs)
 
+    wrapper.workspace_access = "staff"  # type: ignore[attr-defined]
     return cast(View, wrapper)

@@ -14,6 +14,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import checks
 from django.core.signals import setting_changed
 from django.db import models
 
@@ -23,16 +24,20 @@ class SecretDecryptionError(Exception):
 
 
 @functools.cache
-def _fernet() -> MultiFernet:
+def _keys() -> tuple[Fernet, ...]:
     keys = settings.FIELD_ENCRYPTION_KEYS
     if not keys:
         raise SecretDecryptionError("FIELD_ENCRYPTION_KEYS is empty")
-    return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+    return tuple(Fernet(key.encode() if isinstance(key, str) else key) for key in keys)
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet(list(_keys()))
 
 
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting == "FIELD_ENCRYPTION_KEYS":
-        _fernet.cache_clear()
+        _keys.cache_clear()
 
 
 setting_changed.connect(_reset)
@@ -47,15 +52,40 @@ def decrypt(ciphertext: str) -> str:
         return _fernet().decrypt(ciphertext.encode()).decode()
     except (InvalidToken, ValueError, TypeError) as exc:
         # Never fall back to returning the stored value: it is ciphertext, or worse.
-        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+        raise SecretDecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from exc
 
 
 def rotate(ciphertext: str) -> str:
     """Re-encrypt with the first key."""
     try:
         return _fernet().rotate(ciphertext.encode()).decode()
-    except InvalidToken as exc:
-        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+    except (InvalidToken, ValueError, TypeError) as exc:
+        raise SecretDecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from exc
+
+
+def encrypted_with_first_key(ciphertext: str) -> bool:
+    """True when the first (current) key decrypts this: rotation has nothing to do."""
+    try:
+        _keys()[0].decrypt(ciphertext.encode())
+    except (InvalidToken, ValueError, TypeError):
+        return False
+    return True
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) holding an EncryptedTextField, across all apps."""
+    from django.apps import apps
+
+    return [
+        (model, field.name)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
 
 
 def token_hash(token: str) -> str:
@@ -78,7 +108,7 @@ def mask(secret: str, prefix: str = "") -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """A text column holding Fernet ciphertext; Python code sees the plaintext."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
@@ -91,3 +121,22 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(str(value))
+
+
+@checks.register(checks.Tags.security)
+def encryption_keys_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse to start with a malformed key rather than failing at the first secret."""
+    errors: list[checks.CheckMessage] = []
+    for index, key in enumerate(settings.FIELD_ENCRYPTION_KEYS):
+        try:
+            Fernet(key.encode() if isinstance(key, str) else key)
+        except (ValueError, TypeError):
+            errors.append(
+                checks.Error(
+                    f"FIELD_ENCRYPTION_KEYS entry {index + 1} is not a valid Fernet key",
+                    hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'",
+                    id="dashboard.E001",
+                )
+            )
+    return errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,25 @@ from dashboard.crypto import EncryptedTextField
 
 def default_base_url() -> str:
     return settings.SOCIALAPI_DEFAULT_BASE_URL
+
+
+def default_health_sync_minutes() -> int:
+    return settings.HEALTH_SYNC_MINUTES
+
+
+def default_storage_sync_minutes() -> int:
+    return settings.STORAGE_SYNC_MINUTES
+
+
+# Encrypted columns are loaded only when read: a page that never needs a secret never
+# decrypts one, and a secret that cannot be decrypted (lost key) breaks only the calls
+# that need it, not every page listing the workspace.
+SECRET_FIELDS = ("api_key", "webhook_secret")
+
+
+class WorkspaceManager(models.Manager["Workspace"]):
+    def get_queryset(self) -> models.QuerySet[Workspace]:
+        return super().get_queryset().defer(*SECRET_FIELDS)
 
 
 class Workspace(models.Model):
@@ -31,8 +51,14 @@ class Workspace(models.Model):
     api_key_hint = models.CharField(max_length=4, blank=True)
     api_key_saved_at = models.DateTimeField(null=True, blank=True)
     webhook_secret = EncryptedTextField(blank=True)
+    webhook_secret_saved_at = models.DateTimeField(null=True, blank=True)
+    # The endpoint registered upstream through the dashboard (`POST /v1/webhooks`).
+    webhook_id = models.CharField(max_length=100, blank=True)
+    webhook_registered_at = models.DateTimeField(null=True, blank=True)
+    # Ingest tokens are only ever recognised, never read back: a SHA-256 hash is enough.
     ingest_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     ingest_token_hint = models.CharField(max_length=4, blank=True)
+    ingest_token_created_at = models.DateTimeField(null=True, blank=True)
 
     plan = models.CharField(max_length=40, blank=True)
     plan_checked_at = models.DateTimeField(null=True, blank=True)
@@ -41,19 +67,28 @@ class Workspace(models.Model):
     paused_family = models.CharField(max_length=20, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
 
-    health_sync_minutes = models.PositiveIntegerField(default=10)
-    storage_sync_minutes = models.PositiveIntegerField(default=15)
+    health_sync_minutes = models.PositiveIntegerField(default=default_health_sync_minutes)
+    storage_sync_minutes = models.PositiveIntegerField(default=default_storage_sync_minutes)
     health_synced_at = models.DateTimeField(null=True, blank=True)
     storage_synced_at = models.DateTimeField(null=True, blank=True)
     media_synced_at = models.DateTimeField(null=True, blank=True)
     usage_synced_at = models.DateTimeField(null=True, blank=True)
     events_synced_at = models.DateTimeField(null=True, blank=True)
 
+    # The latest support staff visit, kept on the row so every page can tell the
+    # workspace's admins without a query (each visit is also in the audit log).
+    support_viewed_at = models.DateTimeField(null=True, blank=True)
+    support_viewed_by = models.CharField(max_length=150, blank=True)
+
     is_demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = WorkspaceManager()
+
     class Meta:
         ordering = ["name"]
+        # The base manager (related access, refresh_from_db) stays plain, so reading a
+        # deferred secret loads that one column only.
 
     def __str__(self) -> str:
         return self.name
@@ -66,13 +101,23 @@ class Workspace(models.Model):
     def is_paused(self) -> bool:
         return bool(self.paused_family)
 
+    @property
+    def support_viewed_recently(self) -> bool:
+        """A support staff member looked at this workspace in the last 30 days."""
+        return (
+            self.support_viewed_at is not None
+            and timezone.now() - self.support_viewed_at < timedelta(days=30)
+        )
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
         ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     # Alert preferences, per person and workspace.
@@ -82,7 +127,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.role})"
@@ -90,6 +137,49 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join a workspace; the link carries a token we store hashed."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "email"], name="invitation_ws_email")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.workspace_id}"
+
+    @property
+    def state(self) -> str:
+        """pending | accepted | revoked | expired"""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == "pending"
 
 
 class AuditQuerySet(models.QuerySet["AuditEvent"]):
@@ -145,7 +235,9 @@ class AuditEvent(models.Model):
 class UsageSnapshot(models.Model):
     """`GET /v1/usage` figures at one moment; -1 means unlimited."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage_snapshots")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="usage_snapshots"
+    )
     taken_at = models.DateTimeField(default=timezone.now)
     posts_used = models.IntegerField(default=0)
     posts_limit = models.IntegerField(default=-1)

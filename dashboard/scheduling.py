@@ -29,7 +29,9 @@ SYNCS = (
     Sync("accounts.tasks.health_sync", "health_synced_at", "health_sync_minutes"),
     Sync("media.tasks.storage_snapshot_take", "storage_synced_at", "storage_sync_minutes"),
     Sync("media.tasks.media_library_sync", "media_synced_at", "MEDIA_SYNC_MINUTES"),
-    Sync("dashboard.tasks.usage_sync", "usage_synced_at", "USAGE_SYNC_MINUTES", runs_when_paused=True),
+    Sync(
+        "dashboard.tasks.usage_sync", "usage_synced_at", "USAGE_SYNC_MINUTES", runs_when_paused=True
+    ),
     Sync("events.tasks.events_sync", "events_synced_at", "EVENTS_SYNC_MINUTES"),
 )
 

@@ -73,9 +73,17 @@ if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = ["Vtlbed9b-0Y6h6MNkzGdqahECTk1VdVMgwRO4aR8S38="]  # dev only
 
 PORT = envint("PORT", 8000)
-# The dashboard's public origin: OAuth callback, webhook URL and email links use it.
-SITE_URL = env("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+if PRODUCTION and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the dashboard's host names in production")
+# The dashboard's public origin: OAuth callback, webhook URL and email links use it. In
+# production it defaults to https on the first allowed host, and must be https.
+SITE_URL = env(
+    "SITE_URL",
+    f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if PRODUCTION else f"http://127.0.0.1:{PORT}",
+).rstrip("/")
+if PRODUCTION and not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured("SITE_URL must be an https:// URL in production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 INSTALLED_APPS = [
@@ -227,10 +235,13 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "SocialAPI Dashboard <dashboard@l
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -247,6 +258,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 60 * 30)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# Tests that start a real worker give it a queue of its own, so concurrent runs (or a
+# running `make run`) never take each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "dashboard")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -293,15 +306,26 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
+# htmx reads the CSRF token from the page (`hx-headers` on <body>), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14)
+# Invitations to join a workspace and password reset links stay valid this long.
+INVITATION_DAYS = envint("INVITATION_DAYS", 7)
+PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT_HOURS", 2) * 3600
+# At most this many password reset emails per address (and per client IP) per hour.
+PASSWORD_RESET_HOURLY_LIMIT = envint("PASSWORD_RESET_HOURLY_LIMIT", 5)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    # The `preload` directive only takes effect once the domain is submitted to the
+    # browsers' list; sending it is what `check --deploy` asks for. Opt out with false.
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # `__Host-` cookies are only accepted by browsers when Secure, Path=/ and without a
+    # Domain: no sibling subdomain can set or shadow them.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
 
@@ -341,6 +365,9 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "workspace-syncs": {"task": "dashboard.tasks.workspace_syncs_dispatch", "schedule": 60.0},
     "bulk-deletion-sweep": {"task": "media.tasks.bulk_deletion_sweep", "schedule": 60.0},
-    "account-alert-reminders": {"task": "accounts.tasks.account_alert_reminders", "schedule": 3600.0},
+    "account-alert-reminders": {
+        "task": "accounts.tasks.account_alert_reminders",
+        "schedule": 3600.0,
+    },
     "error-events-prune": {"task": "events.tasks.error_events_prune", "schedule": 6 * 3600.0},
 }

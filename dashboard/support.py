@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from dashboard.audit import audit_record
+from dashboard.models import Workspace
 
 if TYPE_CHECKING:
     from dashboard.access import WorkspaceRequest
@@ -24,10 +25,13 @@ def support_view_record(request: WorkspaceRequest) -> None:
     if last is not None and now - float(last) < SUPPORT_VIEW_WINDOW_SECONDS:
         return
     request.session[key] = now
-    audit_record(
+    entry = audit_record(
         action="support.view",
         workspace=request.workspace,
         request=request,
         target_label=request.path,
         detail={"path": request.path},
+    )
+    Workspace.objects.filter(pk=request.workspace.pk).update(
+        support_viewed_at=entry.created_at, support_viewed_by=entry.actor_label
     )

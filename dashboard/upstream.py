@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.models import Workspace
-from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError
+from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError, UserMe
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def upstream(workspace: Workspace) -> SocialAPI:
         config = ClientConfig(
             base_url=workspace.base_url,
             api_key=workspace.api_key,
-            dialect=workspace.dialect,
+            dialect="legacy" if workspace.dialect == "legacy" else "current",
             timeout=settings.SOCIALAPI_TIMEOUT,
             connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
             max_attempts=settings.SOCIALAPI_MAX_ATTEMPTS,
@@ -90,6 +90,27 @@ def upstream(workspace: Workspace) -> SocialAPI:
             _, old = _clients.popitem(last=False)
             old.close()
         return client
+
+
+def upstream_probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
+    """`GET /v1/users/me` with a candidate configuration, before anything is saved.
+
+    A throwaway client without the workspace hooks: a rejected *candidate* key must not
+    raise the workspace's "API key rejected" banner or pause its syncs. Few attempts,
+    because a person is waiting for the answer.
+    """
+    config = ClientConfig(
+        base_url=base_url,
+        api_key=api_key,
+        dialect="legacy" if dialect == "legacy" else "current",
+        timeout=settings.SOCIALAPI_TIMEOUT,
+        connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
+        max_attempts=min(2, settings.SOCIALAPI_MAX_ATTEMPTS),
+        max_retry_seconds=min(5.0, settings.SOCIALAPI_MAX_RETRY_SECONDS),
+    )
+    with SocialAPI(config, transport=_transport) as client:
+        # Reference: https://docs.social-api.ai/api-reference/users/me
+        return client.users_me()
 
 
 def upstream_ok(workspace: Workspace) -> None:

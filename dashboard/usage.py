@@ -9,6 +9,11 @@ from dashboard.upstream import upstream, upstream_ok
 from socialapi import FreshFigures
 
 
+def _limit(value: int | None) -> int:
+    """A missing limit is treated like upstream's -1 (unlimited): no banner claims a limit."""
+    return -1 if value is None else value
+
+
 def usage_latest(*, workspace: Workspace) -> UsageSnapshot | None:
     return UsageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
 
@@ -21,7 +26,9 @@ def usage_sync(*, workspace: Workspace) -> UsageSnapshot:
     # Reference: https://docs.social-api.ai/api-reference/users/me
     me = client.users_me()
     now = timezone.now()
-    Workspace.objects.filter(pk=workspace.pk).update(plan=me.plan or "", plan_checked_at=now, usage_synced_at=now)
+    Workspace.objects.filter(pk=workspace.pk).update(
+        plan=me.plan or "", plan_checked_at=now, usage_synced_at=now
+    )
     if me.billing_blocked:
         if workspace.paused_family != "billing":
             Workspace.objects.filter(pk=workspace.pk).update(paused_family="billing", paused_at=now)
@@ -32,14 +39,14 @@ def usage_sync(*, workspace: Workspace) -> UsageSnapshot:
     return UsageSnapshot.objects.create(
         workspace=workspace,
         taken_at=now,
-        posts_used=usage.posts_used,
-        posts_limit=usage.posts_limit,
-        interactions_used=usage.interactions_used,
-        interactions_limit=usage.interactions_limit,
-        brands_used=usage.brands_used,
-        brands_limit=usage.brands_limit,
-        profile_units_used=usage.profile_units_used,
-        profile_units_limit=usage.profile_units_limit,
+        posts_used=usage.posts_used or 0,
+        posts_limit=_limit(usage.posts_limit),
+        interactions_used=usage.interactions_used or 0,
+        interactions_limit=_limit(usage.interactions_limit),
+        brands_used=usage.brands_used or 0,
+        brands_limit=_limit(usage.brands_limit),
+        profile_units_used=usage.profile_units_used or 0,
+        profile_units_limit=_limit(usage.profile_units_limit),
         period_start=usage.period_start,
         period_end=usage.period_end,
         source="api",
@@ -50,7 +57,9 @@ def usage_figures_apply(*, workspace_id: int, figures: FreshFigures) -> None:
     """Fresh X-Posts-* / X-Interactions-* headers: a new snapshot when the figures moved."""
     if figures.posts_used is None and figures.interactions_used is None:
         return
-    latest = UsageSnapshot.objects.filter(workspace_id=workspace_id).order_by("-taken_at", "-id").first()
+    latest = (
+        UsageSnapshot.objects.filter(workspace_id=workspace_id).order_by("-taken_at", "-id").first()
+    )
     if latest is None:
         return  # no period known yet; the next usage sync brings the full picture
     changed = False

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,7 +23,8 @@ from media.storage import storage_latest
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send people to their last workspace, the only one they have, or a picker."""
-    workspaces = list(Workspace.objects.filter(memberships__user=request.user).order_by("name"))
+    user = cast(User, request.user)  # login_required
+    workspaces = list(Workspace.objects.filter(memberships__user=user).order_by("name"))
     remembered = request.session.get("workspace")
     for ws in workspaces:
         if ws.slug == remembered:

@@ -54,11 +54,13 @@ def when(value: datetime | None) -> SafeString | str:
         return "never"
     now = timezone.now()
     exact = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if value > now:
-        text = f"in {timesince(now, value)}"
+    if abs((now - value).total_seconds()) < 60:
+        text = "just now"
+    elif value > now:
+        text = f"in {timesince(now, value).split(',')[0]}"
     else:
-        text = f"{timesince(value, now)} ago"
-    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text.split(",")[0])
+        text = f"{timesince(value, now).split(',')[0]} ago"  # "10 hours ago", not "10 hours"
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
 
 
 @register.filter
@@ -90,7 +92,7 @@ def query_replace(request: Any, **kwargs: Any) -> str:
 
 @register.filter
 def clamp_percent(value: Any) -> str:
-    """A percentage usable as an SVG width (0–100, one decimal)."""
+    """A percentage usable as an SVG width (0 to 100, one decimal)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -42,3 +42,15 @@ def test_it_lets_support_read_any_workspace_and_audits_it(as_support, workspace)
 
 def test_the_health_check_answers(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_relative_times_keep_ago_when_they_have_two_units():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard.templatetags.dashboard_tags import when
+
+    assert ">10\xa0hours ago</time>" in when(timezone.now() - timedelta(hours=10, minutes=5))
+    assert ">in 2\xa0days</time>" in when(timezone.now() + timedelta(days=2, hours=3))
+    assert "UTC" in when(timezone.now())

@@ -29,12 +29,48 @@ class Command(BaseCommand):
         (settings.VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
         python = sys.executable
         commands = {
-            "web": [python, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"{host}:{port}",
-                    "--workers", "1", "--threads", "8", "--timeout", "60", "--log-level", "warning"],
-            "worker": [python, "-m", "celery", "-A", "dashboard", "worker", "--loglevel", "INFO",
-                       "--concurrency", str(workers), "--without-gossip", "--without-mingle"],
-            "beat": [python, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", "WARNING",
-                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "dashboard.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--timeout",
+                "60",
+                "--log-level",
+                "warning",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(workers),
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
         }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
@@ -52,7 +88,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, proc in procs.items():
                     if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the others.")
+                        self.stderr.write(
+                            f"{name} exited with code {proc.returncode}; stopping the others."
+                        )
                         stopping = True
                         break
                 time.sleep(0.5)

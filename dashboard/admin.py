@@ -1,0 +1,146 @@
+"""Django admin for operators. Secrets are never shown or edited here; the audit log is
+read-only (no add, change or delete), like everywhere else in the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from dashboard.forms import base_url_normalise, base_url_problem
+from dashboard.models import AuditEvent, Invitation, Membership, Workspace
+
+
+class WorkspaceAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The same base URL guard as the settings page."""
+
+    base_url = forms.URLField(max_length=300, assume_scheme="https")
+
+    class Meta:
+        model = Workspace
+        fields = [
+            "name",
+            "slug",
+            "base_url",
+            "dialect",
+            "health_sync_minutes",
+            "storage_sync_minutes",
+            "is_demo",
+        ]
+
+    def clean_base_url(self) -> str:
+        url = base_url_normalise(self.cleaned_data.get("base_url") or "")
+        problem = base_url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "alert_accounts", "alert_storage", "alert_quota", "created_at")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = WorkspaceAdminForm
+    list_display = ("name", "slug", "plan", "api_key_masked", "paused_family", "created_at")
+    search_fields = ("name", "slug")
+    list_filter = ("dialect", "is_demo", "paused_family")
+    # Secrets (api_key, webhook_secret) and the ingest token hash are not form fields:
+    # they are set from the settings page, which tests a key before saving it.
+    fields = (
+        "name",
+        "slug",
+        "base_url",
+        "dialect",
+        "api_key_masked",
+        "api_key_saved_at",
+        "plan",
+        "plan_checked_at",
+        "paused_family",
+        "paused_at",
+        "health_sync_minutes",
+        "storage_sync_minutes",
+        "webhook_id",
+        "webhook_registered_at",
+        "webhook_secret_saved_at",
+        "ingest_token_hint",
+        "ingest_token_created_at",
+        "is_demo",
+        "created_at",
+    )
+    readonly_fields = (
+        "api_key_masked",
+        "api_key_saved_at",
+        "plan",
+        "plan_checked_at",
+        "paused_family",
+        "paused_at",
+        "webhook_id",
+        "webhook_registered_at",
+        "webhook_secret_saved_at",
+        "ingest_token_hint",
+        "ingest_token_created_at",
+        "created_at",
+    )
+    inlines = [MembershipInline]
+
+    @admin.display(description="API key")
+    def api_key_masked(self, obj: Workspace) -> str:
+        return obj.api_key_masked or "—"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("email", "workspace", "role", "state", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "workspace__name")
+    exclude = ("token_hash",)
+    readonly_fields = (
+        "workspace",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "accepted_at",
+        "accepted_by",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # invitations are created from the settings page, which emails the link
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("created_at", "workspace", "actor_label", "action", "target_label", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_label", "action", "target_label", "target_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The join would otherwise load (and decrypt) every row's workspace secrets.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("workspace")
+            .defer("workspace__api_key", "workspace__webhook_secret")
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

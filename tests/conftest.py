@@ -127,3 +127,16 @@ def as_outsider(outsider: User) -> Client:
 @pytest.fixture
 def as_support(support: User) -> Client:
     return _client_for(support)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: Any) -> Iterator[Any]:
+    """A real worker process on its own queue; stopped (or killed) after the test."""
+    from tests.workers import WorkerProcess
+
+    worker = WorkerProcess()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        worker.log_path.unlink(missing_ok=True)

@@ -1,0 +1,76 @@
+"""A fresh clone's `make run`, driven over HTTP as a person would.
+
+The server runs exactly as `make run` starts it (migrate, demo_load, web + worker +
+beat, SQLite and the filesystem broker), whatever database the rest of the suite uses.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+
+import httpx
+import pytest
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+WORKSPACE_PAGES = {
+    "/w/demo/": "Account health",
+    "/w/demo/accounts/": "Accounts",
+    "/w/demo/storage/": "Storage",
+    "/w/demo/errors/": "Errors",
+    "/w/demo/settings/": "Settings",
+    "/w/demo/audit/": "Audit log",
+}
+
+
+def signed_in(base_url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=True)
+    page = client.get("/login/")
+    token = CSRF.search(page.text)
+    assert token, "the login page has a CSRF token"
+    response = client.post(
+        "/login/",
+        data={"username": username, "password": username, "csrfmiddlewaretoken": token.group(1)},
+    )
+    assert response.status_code == 200
+    assert "Sign in" not in response.text.split("<main", 1)[-1][:400], "login succeeded"
+    return client
+
+
+def test_it_shows_the_demo_logins_on_the_login_page(dashboard_url):
+    page = httpx.get(f"{dashboard_url}/login/")
+    assert page.status_code == 200
+    for login in ("admin", "member", "support"):
+        assert f"<code>{login}</code>" in page.text
+
+
+@pytest.mark.parametrize("username", ["admin", "member", "support"])
+def test_every_workspace_page_opens_for_each_demo_login(dashboard_url, username):
+    with closing(signed_in(dashboard_url, username)) as client:
+        for path, heading in WORKSPACE_PAGES.items():
+            response = client.get(path)
+            assert response.status_code == 200, f"{username} {path}: {response.status_code}"
+            assert heading in response.text, f"{username} {path} lacks {heading!r}"
+
+
+def test_the_admin_lands_on_the_demo_workspace_with_its_data(dashboard_url):
+    with closing(signed_in(dashboard_url, "admin")) as client:
+        overview = client.get("/")
+        assert str(overview.url).endswith("/w/demo/")
+        accounts = client.get("/w/demo/accounts/").text
+        assert "Reconnect" in accounts, "two demo accounts need reconnecting"
+        storage = client.get("/w/demo/storage/").text
+        assert "MB" in storage
+
+
+def test_support_staff_reach_the_console_and_the_sandbox_controls(dashboard_url):
+    with closing(signed_in(dashboard_url, "support")) as client:
+        assert "Demo Co" in client.get("/support/").text
+        assert client.get("/sandbox/control/").status_code == 200
+
+
+def test_the_sandbox_answers_through_the_running_server(dashboard_url):
+    response = httpx.get(f"{dashboard_url}/sandbox/v1/accounts")
+    assert response.status_code == 401
+    assert response.headers["X-Request-ID"]

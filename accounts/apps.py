@@ -5,3 +5,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     label = "accounts"
     verbose_name = "Connected accounts"
+
+    def ready(self) -> None:
+        # Marks accounts broken from stored error events (events.recording signal).
+        from accounts import receivers  # noqa: F401

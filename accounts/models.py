@@ -26,12 +26,20 @@ STATUS_SEVERITY = {
     AccountStatus.ACTIVE: 4,
 }
 UNHEALTHY_STATUSES = (AccountStatus.RECONNECT_REQUIRED, AccountStatus.CREDENTIALS_INVALID)
+# The error family (events.fixes) that explains each problem status.
+STATUS_FAMILIES: dict[str, str] = {
+    AccountStatus.RECONNECT_REQUIRED: "reconnect",
+    AccountStatus.CREDENTIALS_INVALID: "credentials",
+    AccountStatus.DISCONNECTED: "not_found",
+}
 
 
 class SocialAccount(models.Model):
     """Our mirror of one upstream connected account (`acc_…`)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="social_accounts")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="social_accounts"
+    )
     upstream_id = models.CharField(max_length=100)
     platform = models.CharField(max_length=40)
     name = models.CharField(max_length=200, blank=True)
@@ -40,7 +48,22 @@ class SocialAccount(models.Model):
     brand_id = models.CharField(max_length=100, blank=True)
     profile_picture_url = models.URLField(max_length=1000, blank=True)
 
-    status = models.CharField(max_length=30, choices=AccountStatus.choices, default=AccountStatus.UNKNOWN)
+    status = models.CharField(
+        max_length=30, choices=AccountStatus.choices, default=AccountStatus.UNKNOWN
+    )
+    # STATUS_SEVERITY as a stored column, so "problems first" is an index scan at any size.
+    severity = models.GeneratedField(
+        expression=models.Case(
+            *[
+                models.When(status=status, then=models.Value(rank))
+                for status, rank in STATUS_SEVERITY.items()
+            ],
+            default=models.Value(len(STATUS_SEVERITY)),
+            output_field=models.PositiveSmallIntegerField(),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
     # Upstream `reconnect_reason`, or the message of the error that broke it.
     reason = models.TextField(blank=True)
     # Normalised code that explains the status (e.g. account.reconnection_required).
@@ -60,17 +83,27 @@ class SocialAccount(models.Model):
     alerted_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
 
+    # "Check now": set when a check is queued; the row polls until last_checked_at passes it.
+    check_requested_at = models.DateTimeField(null=True, blank=True)
+    # Why the last check could not tell (e.g. "system.internal · req_123"); empty when it could.
+    check_error = models.CharField(max_length=300, blank=True)
+
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "upstream_id"], name="account_unique_upstream")
+            models.UniqueConstraint(
+                fields=["workspace", "upstream_id"], name="account_unique_upstream"
+            )
         ]
         indexes = [
             models.Index(fields=["workspace", "status"], name="account_ws_status"),
             models.Index(fields=["workspace", "platform"], name="account_ws_platform"),
             models.Index(fields=["workspace", "name"], name="account_ws_name"),
+            models.Index(
+                fields=["workspace", "severity", "name", "id"], name="account_ws_severity"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,20 +113,44 @@ class SocialAccount(models.Model):
     def is_unhealthy(self) -> bool:
         return self.status in UNHEALTHY_STATUSES
 
+    @property
+    def status_family(self) -> str:
+        """The error family that explains the status (for `events.fixes.fix_for`)."""
+        return STATUS_FAMILIES.get(self.status, "")
+
+    @property
+    def label(self) -> str:
+        """How people recognise the account: page name, display name or @username."""
+        return (
+            self.page_name
+            or self.name
+            or (f"@{self.username}" if self.username else self.upstream_id)
+        )
+
 
 class AccountTransition(models.Model):
     """History: when an account broke, why, when it was fixed and by whom."""
+
+    class Source(models.TextChoices):
+        SYNC = "sync", "Health sync"
+        CHECK = "check", "Check"
+        WEBHOOK = "webhook", "SocialAPI webhook"
+        EVENT = "event", "Error report"
+        RECONNECT = "reconnect", "Reconnect"
+        DISCONNECT = "disconnect", "Disconnect"
+        CREDENTIALS = "credentials", "Credentials update"
 
     account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=30, choices=AccountStatus.choices)
     to_status = models.CharField(max_length=30, choices=AccountStatus.choices)
     code = models.CharField(max_length=100, blank=True)
     reason = models.TextField(blank=True)
-    # sync | check | webhook | reconnect | disconnect | credentials
-    source = models.CharField(max_length=20)
+    source = models.CharField(max_length=20, choices=Source.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who, in words, kept even if the person is deleted: "alice", "reconnect link owner".
+    actor_label = models.CharField(max_length=150, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -108,14 +165,22 @@ class AccountTransition(models.Model):
 class ReconnectLink(models.Model):
     """A signed, single-use link an admin hands to an account owner without a login."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="reconnect_links")
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="reconnect_links")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="reconnect_links"
+    )
+    account = models.ForeignKey(
+        SocialAccount, on_delete=models.CASCADE, related_name="reconnect_links"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # The first browser to start the flow claims the link; only it may retry (e.g. after
+    # declining by mistake). `used_at` is set when the reconnect succeeds.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_session_hash = models.CharField(max_length=64, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
@@ -143,23 +208,34 @@ class ReconnectState(models.Model):
         FAILED = "failed", "Failed"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="reconnect_states")
+    account = models.ForeignKey(
+        SocialAccount, on_delete=models.CASCADE, related_name="reconnect_states"
+    )
     # Null when started from a reconnect link by an owner without a login.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    link = models.ForeignKey(ReconnectLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    link = models.ForeignKey(
+        ReconnectLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # sha256 of the state value; the value itself only travels in the URL and the session.
     state_hash = models.CharField(max_length=64, unique=True)
     session_hash = models.CharField(max_length=64)
     dialect = models.CharField(max_length=10)
     redirect_uri = models.URLField(max_length=500)
     connection_id = models.CharField(max_length=100, blank=True)
+    # Selection step: the pages/profiles offered (stored so the picker renders without a call).
+    candidates = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
     result_account_id = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at"], name="state_account_time")]
 
     def __str__(self) -> str:
         return f"reconnect state for {self.account_id} ({self.outcome})"
@@ -168,19 +244,30 @@ class ReconnectState(models.Model):
 class WebhookDelivery(models.Model):
     """Every webhook delivery received, kept for triage; deduped on X-SocialAPI-Delivery."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
     delivery_id = models.CharField(max_length=100)
     event = models.CharField(max_length=60)
-    signature = models.CharField(max_length=10)  # v1 | v2 | unsigned (webhook.test only)
+    # v1 | v2 | unsigned (webhook.test only) | rejected (kept for triage, never processed)
+    signature = models.CharField(max_length=10)
     payload = models.JSONField(default=dict)
+    # X-SocialAPI-Timestamp when signed with v2: orders deliveries that arrive out of order.
+    sent_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # How many times upstream delivered it (retries of an accepted delivery are not reprocessed).
+    times_received = models.PositiveIntegerField(default=1)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "delivery_id"], name="delivery_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "delivery_id"],
+                condition=~models.Q(signature="rejected"),
+                name="delivery_unique",
+            )
         ]
         indexes = [models.Index(fields=["workspace", "-received_at"], name="delivery_ws_time")]
 

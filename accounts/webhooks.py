@@ -1,0 +1,275 @@
+"""Webhook deliveries from SocialAPI: verify, store, dedupe, answer fast; process later.
+
+Every delivery is stored for triage, including rejected ones (without their body).
+Processing runs in a task and is idempotent: `processed_at` marks a delivery done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import AccountStatus, SocialAccount, WebhookDelivery
+from accounts.services import CODE_GONE, CODE_RECONNECT, account_status_apply
+from dashboard.models import Workspace
+from dashboard.upstream import WorkspaceNotConfigured
+from socialapi import SocialAPIError, WebhookSignatureError, verify_signature
+from socialapi.values import as_dict, as_str
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_REJECTED_PER_HOUR = 200
+DELIVERY_KEEP_DAYS = 90
+PING = "webhook.test"
+SIGNATURE_HEADERS = ("x-socialapi-signature", "x-socialapi-signature-v2")
+DISCONNECT_REASONS = {
+    "access_revoked": "Access was revoked on the platform.",
+    "all_pages_removed": "Every page was removed from the login.",
+}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to give upstream: HTTP status and a short JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def _delivery_key(headers: Mapping[str, str], body: bytes) -> str:
+    """X-SocialAPI-Delivery (stable across retries), else a hash of the body."""
+    given = (headers.get("X-SocialAPI-Delivery") or "").strip()
+    if given:
+        return given[:100]
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:64]
+
+
+def _sent_at(headers: Mapping[str, str], signature: str) -> datetime | None:
+    if signature != "v2":
+        return None
+    raw = (headers.get("X-SocialAPI-Timestamp") or "").strip()
+    return datetime.fromtimestamp(int(raw), tz=UTC) if raw.isdigit() else None
+
+
+def _has_signature(headers: Mapping[str, str]) -> bool:
+    return any(headers.get(name) for name in SIGNATURE_HEADERS)
+
+
+def webhook_delivery_receive(
+    *, workspace: Workspace, body: bytes, headers: Mapping[str, str]
+) -> Receipt:
+    """Check one delivery, store it and queue its processing. Never calls upstream."""
+    if len(body) > MAX_BODY_BYTES:
+        return _reject(workspace, headers, body, "too_large", 413)
+    try:
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):
+        envelope = None
+    if not isinstance(envelope, dict):
+        return _reject(workspace, headers, body, "not_json", 400)
+    event = as_str(envelope.get("event") or headers.get("X-SocialAPI-Event"))[:60]
+    try:
+        signature = verify_signature(
+            workspace.webhook_secret, body, headers, tolerance=settings.WEBHOOK_TOLERANCE_SECONDS
+        )
+    except WebhookSignatureError as exc:
+        # Upstream's test ping is sent unsigned when no secret is known yet: accept it, do nothing.
+        if event == PING and not _has_signature(headers):
+            signature = "unsigned"
+        else:
+            return _reject(workspace, headers, body, exc.reason, 401, event=event)
+    key = _delivery_key(headers, body)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                workspace=workspace,
+                delivery_id=key,
+                event=event,
+                signature=signature,
+                payload=envelope,
+                sent_at=_sent_at(headers, signature),
+            )
+            if event == PING:
+                delivery.processed_at = timezone.now()
+                delivery.outcome = "ping: the webhook URL works"
+                delivery.save(update_fields=["processed_at", "outcome"])
+            else:
+                from accounts.tasks import webhook_delivery_process
+
+                delivery_pk = delivery.pk
+                transaction.on_commit(lambda: webhook_delivery_process.delay(delivery_pk))
+    except IntegrityError:
+        WebhookDelivery.objects.filter(workspace=workspace, delivery_id=key).exclude(
+            signature="rejected"
+        ).update(times_received=F("times_received") + 1)
+        return Receipt(200, {"ok": True, "duplicate": True})
+    return Receipt(200, {"ok": True})
+
+
+def _reject(
+    workspace: Workspace,
+    headers: Mapping[str, str],
+    body: bytes,
+    reason: str,
+    status: int,
+    *,
+    event: str = "",
+) -> Receipt:
+    """Keep a trace of a refused delivery (never its body: it is not proven to be upstream's)."""
+    log.info("webhook for workspace %s rejected: %s", workspace.pk, reason)
+    recent = WebhookDelivery.objects.filter(
+        workspace=workspace,
+        signature="rejected",
+        received_at__gte=timezone.now() - timedelta(hours=1),
+    )
+    if recent.count() >= MAX_REJECTED_PER_HOUR:
+        return Receipt(status, {"ok": False, "error": reason})  # a flood: stop writing traces
+    WebhookDelivery.objects.create(
+        workspace=workspace,
+        delivery_id=_delivery_key(headers, body)[:100],
+        event=event or as_str(headers.get("X-SocialAPI-Event"))[:60],
+        signature="rejected",
+        payload={"size": len(body)},
+        processed_at=timezone.now(),
+        outcome=f"rejected: {reason}",
+    )
+    return Receipt(status, {"ok": False, "error": reason})
+
+
+def webhook_delivery_process(*, delivery: WebhookDelivery) -> str:
+    """Act on one stored delivery; returns the outcome noted on it. Safe to run twice."""
+    if delivery.processed_at is not None or delivery.signature == "rejected":
+        return delivery.outcome
+    data = as_dict(as_dict(delivery.payload).get("data"))
+    handler = HANDLERS.get(delivery.event)
+    try:
+        outcome = handler(delivery, data) if handler else "ignored: not an event the dashboard uses"
+    except SocialAPIError as exc:
+        # A refresh call failed (recorded as an error event); retried by the next health sync.
+        outcome = f"refresh failed: {exc.code}"
+    except WorkspaceNotConfigured:
+        outcome = "refresh skipped: the workspace has no API key"
+    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
+        processed_at=timezone.now(), outcome=outcome[:200]
+    )
+    return outcome
+
+
+def _account(delivery: WebhookDelivery, data: dict[str, Any]) -> SocialAccount | None:
+    upstream_id = as_str(data.get("account_id"))
+    if not upstream_id:
+        return None
+    return SocialAccount.objects.filter(
+        workspace_id=delivery.workspace_id, upstream_id=upstream_id
+    ).first()
+
+
+def _stale(delivery: WebhookDelivery, account: SocialAccount) -> bool:
+    """A retried old delivery must not undo a newer change."""
+    return bool(
+        delivery.sent_at
+        and account.status_changed_at
+        and delivery.sent_at < account.status_changed_at
+    )
+
+
+def _on_disconnected(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
+    account = _account(delivery, data)
+    if account is None:
+        return _health_sync_queue(delivery, "unknown account: health sync queued")
+    if _stale(delivery, account):
+        return "ignored: older than the account's last change"
+    reason = DISCONNECT_REASONS.get(as_str(data.get("reason")), as_str(data.get("reason"))[:200])
+    with transaction.atomic():
+        if data.get("reconnect_required") is True:
+            changed = account_status_apply(
+                account=account,
+                status=AccountStatus.RECONNECT_REQUIRED,
+                code=CODE_RECONNECT,
+                reason=reason,
+                source="webhook",
+                at=delivery.sent_at,
+            )
+            return "marked reconnect required" if changed else "already reconnect required"
+        changed = account_status_apply(
+            account=account,
+            status=AccountStatus.DISCONNECTED,
+            code=CODE_GONE,
+            reason=reason or "Removed in SocialAPI.",
+            source="webhook",
+            at=delivery.sent_at,
+        )
+    return "marked disconnected" if changed else "already disconnected"
+
+
+def _on_connected(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
+    from accounts.health import account_refresh
+
+    upstream_id = as_str(data.get("account_id"))
+    if not upstream_id:
+        return "ignored: no account_id"
+    workspace = Workspace.objects.get(pk=delivery.workspace_id)
+    account = account_refresh(workspace=workspace, upstream_id=upstream_id)
+    if account is None:
+        return "refreshed: account not listed upstream"
+    return f"refreshed: {account.status}"
+
+
+def _on_post_failure(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
+    from events.webhook_events import post_failure_events_record
+
+    workspace = Workspace.objects.get(pk=delivery.workspace_id)
+    stored = post_failure_events_record(
+        workspace=workspace, data=data, delivery_id=delivery.delivery_id
+    )
+    return f"{stored} error event(s) stored"
+
+
+def _health_sync_queue(delivery: WebhookDelivery, outcome: str) -> str:
+    from accounts.tasks import health_sync
+
+    workspace_id = delivery.workspace_id
+    transaction.on_commit(lambda: health_sync.delay(workspace_id))
+    return outcome
+
+
+HANDLERS = {
+    "account.disconnected": _on_disconnected,
+    "account.connected": _on_connected,
+    "page.removed": _on_connected,
+    "post.failed": _on_post_failure,
+    "post.partial": _on_post_failure,
+}
+
+
+def webhook_deliveries_unprocessed(*, workspace: Workspace, older_than: timedelta) -> list[int]:
+    """Accepted deliveries whose processing never ran (e.g. the enqueue was lost)."""
+    cutoff = timezone.now() - older_than
+    return list(
+        WebhookDelivery.objects.filter(
+            workspace=workspace, processed_at__isnull=True, received_at__lt=cutoff
+        )
+        .exclude(signature="rejected")
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )
+
+
+def webhook_deliveries_prune(*, workspace: Workspace, keep_days: int = DELIVERY_KEEP_DAYS) -> int:
+    """Forget deliveries older than the retention (they were processed long ago)."""
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    deleted, _ = WebhookDelivery.objects.filter(
+        workspace=workspace, received_at__lt=cutoff
+    ).delete()
+    return deleted

@@ -1,0 +1,146 @@
+"""Alert emails: one per break, a reminder after two days, per-person opt-out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.health import health_sync
+from accounts.models import AccountStatus
+from accounts.services import account_status_apply
+from accounts.tasks import account_alert_reminders
+from dashboard.models import Membership
+from tests.accounts.conftest import account_json, accounts_body
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def break_it(account, capture, **kwargs):
+    with capture(execute=True):
+        account_status_apply(
+            account=account,
+            status=kwargs.pop("status", AccountStatus.RECONNECT_REQUIRED),
+            code="account.reconnection_required",
+            reason=kwargs.pop("reason", "The owner changed their password."),
+            source="sync",
+            **kwargs,
+        )
+
+
+def test_admins_get_one_email_naming_the_account_reason_and_a_filtered_link(
+    admin, member, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(name="Demo Co", scheduled_posts_at_risk=3)
+    break_it(account, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [admin.email]  # admins only, not members
+    assert message.subject == "[Acme] Reconnect Demo Co (Instagram)"
+    assert "The owner changed their password." in message.body
+    assert "Press Reconnect" in message.body  # the fix, from events.fixes
+    assert f"http://testserver/w/acme/accounts/?account={account.pk}" in message.body
+    assert "3 scheduled posts will fail" in message.body
+
+
+def test_a_sync_that_sees_the_same_break_again_sends_nothing_more(
+    admin, api, workspace, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()
+    broken = accounts_body(
+        account_json(account, status="reconnect_required", reconnect_reason="Expired")
+    )
+    api.get("/accounts").respond(json=broken)
+    api.get("/posts").respond(json={"data": [], "pagination": {}})
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            health_sync(workspace=workspace)
+    assert len(mail.outbox) == 1
+
+
+def test_a_new_break_after_a_fix_is_a_new_alert(
+    admin, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()
+    break_it(account, django_capture_on_commit_callbacks)
+    account_status_apply(account=account, status=AccountStatus.ACTIVE, source="reconnect")
+    break_it(account, django_capture_on_commit_callbacks, at=timezone.now() + timedelta(seconds=1))
+    assert len(mail.outbox) == 2
+
+
+def test_credentials_alerts_say_what_to_do(admin, make_account, django_capture_on_commit_callbacks):
+    bot = make_account(platform="telegram", name="Kitchen bot")
+    break_it(bot, django_capture_on_commit_callbacks, status=AccountStatus.CREDENTIALS_INVALID)
+    assert mail.outbox[0].subject == "[Acme] Update the credentials of Kitchen bot (Telegram)"
+    assert "a browser sign-in will not fix it" in mail.outbox[0].body
+
+
+def test_a_fix_before_the_task_runs_sends_nothing(
+    admin, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()
+    with django_capture_on_commit_callbacks() as queued:
+        account_status_apply(
+            account=account, status=AccountStatus.RECONNECT_REQUIRED, source="sync"
+        )
+        account_status_apply(account=account, status=AccountStatus.ACTIVE, source="reconnect")
+    for callback in queued:
+        callback()
+    assert mail.outbox == []
+
+
+def test_a_reminder_goes_out_once_after_two_days(
+    admin, make_account, django_capture_on_commit_callbacks
+):
+    broke_long_ago = timezone.now() - timedelta(days=2, minutes=1)
+    old = make_account(name="Old break")
+    break_it(old, django_capture_on_commit_callbacks, at=broke_long_ago)
+    recent = make_account(name="Recent break")
+    break_it(recent, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+
+    assert account_alert_reminders() == 1
+    assert account_alert_reminders() == 0  # hourly beat: still only one reminder
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Acme] Still broken: Reconnect Old break (Instagram)"
+    assert "broken for 2 days" in mail.outbox[0].body
+
+
+def test_no_reminder_for_accounts_fixed_meanwhile(
+    admin, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()
+    break_it(account, django_capture_on_commit_callbacks, at=timezone.now() - timedelta(days=3))
+    account_status_apply(account=account, status=AccountStatus.ACTIVE, source="reconnect")
+    mail.outbox.clear()
+    assert account_alert_reminders() == 0
+
+
+def test_each_admin_can_opt_out_for_themselves(
+    as_admin, admin, workspace, make_account, django_capture_on_commit_callbacks
+):
+    colleague = make_user("dave")
+    Membership.objects.create(user=colleague, workspace=workspace, role=Membership.Role.ADMIN)
+    response = as_admin.post(
+        reverse("accounts:alerts", args=[workspace.slug]), {"enabled": "0"}, follow=True
+    )
+    assert "no longer get emails" in response.content.decode()
+    assert Membership.objects.get(user=admin).alert_accounts is False
+    break_it(make_account(), django_capture_on_commit_callbacks)
+    assert [m.to for m in mail.outbox] == [[colleague.email]]
+
+    as_admin.post(reverse("accounts:alerts", args=[workspace.slug]), {"enabled": "1"})
+    assert Membership.objects.get(user=admin).alert_accounts is True
+
+
+def test_members_have_no_alert_switch(as_member, workspace):
+    assert (
+        as_member.post(
+            reverse("accounts:alerts", args=[workspace.slug]), {"enabled": "1"}
+        ).status_code
+        == 403
+    )

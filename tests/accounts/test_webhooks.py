@@ -1,0 +1,433 @@
+"""The webhook receiver: signatures, staleness, dedupe, the ping, and what each event does."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import AccountStatus, WebhookDelivery
+from dashboard.models import Workspace
+from events.models import ErrorEvent
+from socialapi import sign_v1, sign_v2
+from tests.accounts.conftest import account_json, accounts_body
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def hooked(workspace):
+    workspace.webhook_secret = SECRET
+    workspace.save()
+    return workspace
+
+
+def url(workspace: Workspace) -> str:
+    return reverse("webhook_receive", args=[workspace.slug])
+
+
+def body_of(event: str, delivery: str = "dlv_1", **data: Any) -> bytes:
+    return json.dumps({"event": event, "data": data}).encode()
+
+
+def send(
+    client: Client,
+    workspace: Workspace,
+    body: bytes,
+    *,
+    sign: str = "v2",
+    delivery: str = "dlv_1",
+    ts: int | None = None,
+    **headers: Any,
+) -> Any:
+    stamp = str(ts if ts is not None else int(time.time()))
+    extra = {
+        "HTTP_X_SOCIALAPI_DELIVERY": delivery,
+        "HTTP_X_SOCIALAPI_EVENT": json.loads(body).get("event", ""),
+    }
+    if sign == "v1":
+        extra["HTTP_X_SOCIALAPI_SIGNATURE"] = sign_v1(SECRET, body)
+    elif sign == "v2":
+        extra["HTTP_X_SOCIALAPI_SIGNATURE_V2"] = sign_v2(SECRET, body, stamp)
+        extra["HTTP_X_SOCIALAPI_TIMESTAMP"] = stamp
+    extra.update(headers)
+    return client.post(url(workspace), data=body, content_type="application/json", **extra)
+
+
+@pytest.mark.parametrize("sign", ["v1", "v2"])
+def test_signed_deliveries_are_stored_and_processed(
+    client, hooked, make_account, sign, django_capture_on_commit_callbacks
+):
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = body_of(
+        "account.disconnected",
+        account_id=account.upstream_id,
+        reason="access_revoked",
+        reconnect_required=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(client, hooked, body, sign=sign)
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.signature == sign and delivery.processed_at is not None
+    assert delivery.outcome == "marked reconnect required"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.RECONNECT_REQUIRED
+    assert account.reason == "Access was revoked on the platform."
+    assert account.transitions.get().source == "webhook"
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("bad_v1", "bad_signature"),
+        ("bad_v2", "bad_signature"),
+        ("stale", "stale_timestamp"),
+        ("future", "stale_timestamp"),
+        ("v2_wrong_v1_right", "bad_signature"),  # a V2 header must verify: no fallback to v1
+        ("unsigned", "missing_signature"),
+        ("v2_no_timestamp", "missing_timestamp"),
+    ],
+)
+def test_deliveries_that_do_not_prove_their_origin_are_refused(
+    client, hooked, make_account, case, reason
+):
+    account = make_account()
+    body = body_of("account.disconnected", account_id=account.upstream_id)
+    now = int(time.time())
+    if case == "bad_v1":
+        response = send(
+            client, hooked, body, sign="none", HTTP_X_SOCIALAPI_SIGNATURE="sha256=" + "0" * 64
+        )
+    elif case == "bad_v2":
+        response = send(
+            client, hooked, body, sign="v2", HTTP_X_SOCIALAPI_SIGNATURE_V2="sha256=" + "f" * 64
+        )
+    elif case == "stale":
+        response = send(client, hooked, body, ts=now - 400)
+    elif case == "future":
+        response = send(client, hooked, body, ts=now + 400)
+    elif case == "v2_wrong_v1_right":
+        response = send(
+            client,
+            hooked,
+            body,
+            sign="v1",
+            HTTP_X_SOCIALAPI_SIGNATURE_V2="sha256=" + "a" * 64,
+            HTTP_X_SOCIALAPI_TIMESTAMP=str(now),
+        )
+    elif case == "unsigned":
+        response = send(client, hooked, body, sign="none")
+    else:
+        response = send(
+            client,
+            hooked,
+            body,
+            sign="none",
+            HTTP_X_SOCIALAPI_SIGNATURE_V2=sign_v2(SECRET, body, now),
+        )
+    assert response.status_code == 401
+    assert response.json() == {"ok": False, "error": reason}
+    trace = WebhookDelivery.objects.get()
+    assert trace.signature == "rejected" and trace.outcome == f"rejected: {reason}"
+    assert trace.payload == {"size": len(body)}  # an unproven body is not kept
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+
+
+def test_a_replayed_delivery_is_acknowledged_but_processed_once(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = body_of(
+        "account.disconnected", account_id=account.upstream_id, reason="all_pages_removed"
+    )
+    with django_capture_on_commit_callbacks(execute=True) as first:
+        assert send(client, hooked, body, delivery="dlv_same").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True) as second:
+        again = send(client, hooked, body, delivery="dlv_same")
+    assert again.status_code == 200 and again.json() == {"ok": True, "duplicate": True}
+    assert len(first) == 1 and len(second) == 0  # nothing queued for the retry
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.times_received == 2
+    account.refresh_from_db()
+    assert account.status == AccountStatus.DISCONNECTED
+    assert account.transitions.count() == 1
+
+
+def test_the_unsigned_test_ping_is_accepted_even_before_a_secret_exists(client, workspace):
+    response = send(client, workspace, body_of("webhook.test"), sign="none", delivery="dlv_ping")
+    assert response.status_code == 200
+    ping = WebhookDelivery.objects.get()
+    assert (ping.signature, ping.outcome) == ("unsigned", "ping: the webhook URL works")
+
+
+def test_without_a_secret_only_the_ping_gets_in(client, workspace, make_account):
+    account = make_account()
+    body = body_of("account.disconnected", account_id=account.upstream_id)
+    response = send(client, workspace, body, sign="none")
+    assert response.status_code == 401 and response.json()["error"] == "no_secret"
+
+
+def test_a_forged_unsigned_account_event_calling_itself_a_ping_is_refused(
+    client, hooked, make_account
+):
+    account = make_account()
+    body = json.dumps(
+        {"event": "account.disconnected", "data": {"account_id": account.upstream_id}}
+    ).encode()
+    response = send(client, hooked, body, sign="none", HTTP_X_SOCIALAPI_EVENT="webhook.test")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"not json", 400), (b"[1, 2]", 400), (b"{" * 5000, 400), (b"{}" + b" " * (300 * 1024), 413)],
+)
+def test_malformed_bodies_are_4xx_never_500(client, hooked, body, status):
+    response = client.post(url(hooked), data=body, content_type="application/json")
+    assert response.status_code == status
+
+
+def test_unknown_workspaces_and_get_requests(client, db):
+    assert (
+        client.post(
+            "/webhooks/socialapi/nope", data=b"{}", content_type="application/json"
+        ).status_code
+        == 404
+    )
+    assert client.get("/webhooks/socialapi/nope").status_code == 405
+
+
+def test_account_disconnected_without_reconnect_marks_it_disconnected(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = body_of(
+        "account.disconnected",
+        account_id=account.upstream_id,
+        reason="all_pages_removed",
+        reconnect_required=False,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, hooked, body)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.DISCONNECTED
+    assert account.reason == "Every page was removed from the login."
+
+
+def test_an_old_retried_delivery_does_not_undo_a_newer_change(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()  # status changed just now (e.g. reconnected)
+    body = body_of("account.disconnected", account_id=account.upstream_id, reconnect_required=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, hooked, body, ts=int(time.time()) - 120)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+    assert WebhookDelivery.objects.get().outcome == "ignored: older than the account's last change"
+
+
+def test_account_connected_refreshes_the_account_from_upstream(
+    client, hooked, api, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(AccountStatus.RECONNECT_REQUIRED, brand_id="b_main")
+    api.get("/accounts").respond(
+        json=accounts_body(account_json(account, name="Renamed", status="active"))
+    )
+    body = body_of("account.connected", account_id=account.upstream_id, platform="instagram")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(client, hooked, body).status_code == 200
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and account.name == "Renamed"
+    assert WebhookDelivery.objects.get().outcome == "refreshed: active"
+
+
+def test_account_connected_for_a_new_account_adds_it(
+    client, hooked, api, django_capture_on_commit_callbacks
+):
+    api.get("/accounts").respond(
+        json=accounts_body(account_json(None, id="acc_fresh", name="Fresh"))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, hooked, body_of("account.connected", account_id="acc_fresh"))
+    assert hooked.social_accounts.get().name == "Fresh"
+
+
+def test_a_refresh_that_fails_is_noted_and_harmless(
+    client, hooked, api, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(AccountStatus.RECONNECT_REQUIRED)
+    api.get("/accounts").respond(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            send(
+                client, hooked, body_of("account.connected", account_id=account.upstream_id)
+            ).status_code
+            == 200
+        )
+    account.refresh_from_db()
+    assert account.status == AccountStatus.RECONNECT_REQUIRED
+    assert WebhookDelivery.objects.get().outcome.startswith("refresh failed")
+
+
+def test_post_failed_becomes_error_events_that_can_mark_the_account(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(
+        status_changed_at=timezone.now() - timedelta(hours=1), last_checked_at=None
+    )
+    body = body_of(
+        "post.failed",
+        id="post_1",
+        targets=[
+            {
+                "account_id": account.upstream_id,
+                "platform": "instagram",
+                "error": {
+                    "code": "platform.instagram.auth",
+                    "message": "Token expired",
+                    "category": "auth",
+                },
+            },
+            {"account_id": "acc_other", "platform": "tiktok", "status": "published"},
+        ],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, hooked, body, delivery="dlv_post")
+    assert ErrorEvent.objects.filter(workspace=hooked, upstream_id="dlv_post:0").count() == 1
+    assert WebhookDelivery.objects.get().outcome == "1 error event(s) stored"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.RECONNECT_REQUIRED
+
+
+def test_unknown_events_are_stored_and_ignored(client, hooked, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(client, hooked, body_of("post.published", id="p")).status_code == 200
+    assert WebhookDelivery.objects.get().outcome.startswith("ignored")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=400),
+    signature=st.text(max_size=80),
+    timestamp=st.text(max_size=20),
+    delivery=st.text(max_size=150),
+)
+def test_any_input_gets_an_answer_below_500(client, hooked, body, signature, timestamp, delivery):
+    headers = {}
+    for key, value in (
+        ("HTTP_X_SOCIALAPI_SIGNATURE_V2", signature),
+        ("HTTP_X_SOCIALAPI_TIMESTAMP", timestamp),
+        ("HTTP_X_SOCIALAPI_DELIVERY", delivery),
+    ):
+        if value.isprintable() and value.isascii():
+            headers[key] = value
+    response = client.post(url(hooked), data=body, content_type="application/json", **headers)
+    assert response.status_code < 500
+
+
+def test_deliveries_are_listed_for_triage_with_constant_queries(
+    client, as_member, hooked, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    page_url = reverse("accounts:webhooks", args=[hooked.slug])
+    send(client, hooked, body_of("webhook.test"), sign="none", delivery="dlv_ping")
+
+    def measure() -> tuple[int, str]:
+        as_member.get(page_url)
+        with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as ctx:
+            response = as_member.get(page_url)
+        return len(ctx.captured_queries), response.content.decode()
+
+    few, html = measure()
+    assert "unsigned ping" in html and "ping: the webhook URL works" in html
+    for n in range(30):
+        send(
+            client,
+            hooked,
+            body_of("account.connected"),
+            sign="v1" if n % 2 else "bad",
+            delivery=f"d{n}",
+        )
+    many, html = measure()
+    assert many == few
+    assert "refused" in html and "rejected: missing_signature" in html
+    refused = as_member.get(page_url + "?rejected=1").content.decode()
+    assert "ping: the webhook URL works" not in refused
+
+
+def test_other_workspaces_cannot_see_deliveries(as_outsider, hooked):
+    assert as_outsider.get(reverse("accounts:webhooks", args=[hooked.slug])).status_code == 404
+
+
+def test_a_delivery_whose_processing_was_lost_is_picked_up_by_the_next_health_sync(
+    client, hooked, api, make_account
+):
+    from accounts.tasks import health_sync
+
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = body_of("account.disconnected", account_id=account.upstream_id, reconnect_required=True)
+    send(client, hooked, body)  # queued on commit, which never comes here: "lost"
+    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(minutes=10))
+    api.get("/accounts").respond(500)  # the sync itself may fail: the sweep still runs
+    health_sync(hooked.pk)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.processed_at is not None and delivery.outcome == "marked reconnect required"
+
+
+def test_old_deliveries_and_reconnect_attempts_are_forgotten(hooked, make_account, api):
+    from accounts.models import ReconnectState
+    from accounts.tasks import health_sync
+
+    account = make_account()
+    old = timezone.now() - timedelta(days=120)
+    WebhookDelivery.objects.create(
+        workspace=hooked, delivery_id="old", event="x", signature="v1", received_at=old
+    )
+    WebhookDelivery.objects.create(workspace=hooked, delivery_id="new", event="x", signature="v1")
+    for n, created in enumerate((old, timezone.now())):
+        ReconnectState.objects.create(
+            workspace=hooked,
+            account=account,
+            state_hash=f"h{n}",
+            session_hash="s",
+            dialect="current",
+            redirect_uri="http://testserver/oauth/callback/",
+            created_at=created,
+            expires_at=created + timedelta(minutes=10),
+        )
+    api.get("/accounts").respond(500)
+    health_sync(hooked.pk)
+    assert list(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["new"]
+    assert ReconnectState.objects.count() == 1
+
+
+def test_a_refresh_without_an_api_key_is_noted_not_crashed(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account()
+    hooked.api_key = ""
+    hooked.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            send(
+                client, hooked, body_of("account.connected", account_id=account.upstream_id)
+            ).status_code
+            == 200
+        )
+    assert WebhookDelivery.objects.get().outcome == "refresh skipped: the workspace has no API key"

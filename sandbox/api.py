@@ -141,7 +141,9 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
         started = time.monotonic()
         request_id = request_id_for(request.headers.get("X-Request-ID"))
         method = (request.method or "GET").upper()
-        path = _api_path(request)
+        # Ids come from the URL; PostgreSQL refuses NUL in text, and no real id has one.
+        path = _api_path(request).replace("\x00", "")
+        kwargs = {name: value.replace("\x00", "") for name, value in kwargs.items()}
         op = ops.get(method)
         tenant, error = tenant_for_key(request.headers.get("Authorization"))
         ctx = None

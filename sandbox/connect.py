@@ -232,7 +232,7 @@ def oauth_exchange(
 ) -> Outcome:
     """Legacy flow: trade the one-use code for an account (or a pending selection)."""
     req = (
-        SandboxConnectRequest.objects.select_for_update()
+        SandboxConnectRequest.objects.select_for_update(of=("self",))
         .select_related("tenant", "brand")
         .filter(upstream_state=state[:64], legacy=True)
         .exclude(upstream_state="")
@@ -356,7 +356,7 @@ def pending_open(
     """An unexpired, unused pending connection of this tenant, or 404."""
     query = SandboxPendingConnection.objects.select_related("brand", "account")
     if lock:
-        query = query.select_for_update()
+        query = query.select_for_update(of=("self",))
     pending = query.filter(
         tenant=tenant, pk=connection_id[:64], used_at__isnull=True, expires_at__gt=timezone.now()
     ).first()

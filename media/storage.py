@@ -1,30 +1,170 @@
-"""Storage figures: snapshots from `GET /v1/media/storage` and fresh headers."""
+"""Storage figures: snapshots from `GET /v1/media/storage` and fresh headers.
+
+A snapshot row is written only when the figure changes; the same figure seen again
+moves `taken_at` forward. That keeps the trend exact while a quiet workspace stores a
+few rows a month instead of one every 15 minutes.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.models import Workspace
-from media.models import StorageSnapshot
+from dashboard.upstream import upstream, upstream_ok
+from media.models import MediaLibrary, StorageSnapshot
 from socialapi import FreshFigures
+
+log = logging.getLogger(__name__)
+
+# Snapshots older than this are pruned: the trend shows 30 days, support may look further.
+RETENTION_DAYS = 90
+# Fresh headers arrive on many calls (every DELETE of a bulk deletion): while the newest
+# row came from headers less than this long ago, it is updated in place.
+HEADER_MERGE_SECONDS = 60
+# And at most one header write per workspace this often per process: during a bulk
+# deletion every DELETE answer carries a new figure, and a write each would slow it down.
+HEADER_WRITE_SECONDS = 2.0
+_header_writes: dict[int, float] = {}
+_header_lock = threading.Lock()
+_monotonic = time.monotonic  # patched by tests
+# A person pressing Refresh, or a burst of quota errors, asks for at most one snapshot
+# per this many seconds.
+REQUEST_DEBOUNCE_SECONDS = 30
 
 
 def storage_latest(*, workspace: Workspace) -> StorageSnapshot | None:
     return StorageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
 
 
+def _record(
+    *,
+    workspace_id: int,
+    used: int,
+    limit: int,
+    count: int | None,
+    source: str,
+    now: datetime,
+) -> StorageSnapshot:
+    """Store one figure: extend the latest row when it is the same, else add a row."""
+    with transaction.atomic():
+        latest = (
+            StorageSnapshot.objects.select_for_update()
+            .filter(workspace_id=workspace_id)
+            .order_by("-taken_at", "-id")
+            .first()
+        )
+        if latest is not None and latest.taken_at > now:
+            now = latest.taken_at  # clocks of two workers disagree: never go back in time
+        same = latest is not None and (latest.used_bytes, latest.limit_bytes) == (used, limit)
+        recent_header = (
+            latest is not None
+            and source == "header"
+            and latest.source == "header"
+            and now - latest.since < timedelta(seconds=HEADER_MERGE_SECONDS)
+        )
+        if latest is not None and (same or recent_header):
+            latest.used_bytes, latest.limit_bytes, latest.taken_at = used, limit, now
+            if count is not None:
+                latest.count = count
+            fields = ["used_bytes", "limit_bytes", "taken_at", "count"]
+            if not same and source != latest.source:
+                latest.source = source
+                fields.append("source")
+            latest.save(update_fields=fields)
+            return latest
+        return StorageSnapshot.objects.create(
+            workspace_id=workspace_id,
+            used_bytes=used,
+            limit_bytes=limit,
+            count=count if count is not None else (latest.count if latest else None),
+            since=now,
+            taken_at=now,
+            source=source,
+        )
+
+
+def storage_snapshot_take(*, workspace: Workspace, source: str = "api") -> StorageSnapshot:
+    """Ask SocialAPI for the storage figure and store it. Raises SocialAPIError."""
+    # Reference: https://docs.social-api.ai/api-reference — GET /v1/media/storage
+    figure = upstream(workspace).media_storage()
+    upstream_ok(workspace)
+    now = timezone.now()
+    snapshot = _record(
+        workspace_id=workspace.pk,
+        used=figure.used_bytes,
+        limit=figure.limit_bytes,
+        count=figure.count,
+        source=source,
+        now=now,
+    )
+    StorageSnapshot.objects.filter(
+        workspace=workspace, taken_at__lt=now - timedelta(days=RETENTION_DAYS)
+    ).delete()
+    return snapshot
+
+
 def storage_figures_apply(*, workspace_id: int, figures: FreshFigures) -> None:
     """Fresh X-Storage-* headers: a new snapshot when the figure moved."""
     if figures.storage_used is None or figures.storage_limit is None:
         return
-    latest = StorageSnapshot.objects.filter(workspace_id=workspace_id).order_by("-taken_at", "-id").first()
-    if latest and (latest.used_bytes, latest.limit_bytes) == (figures.storage_used, figures.storage_limit):
-        return
-    StorageSnapshot.objects.create(
-        workspace_id=workspace_id,
-        used_bytes=figures.storage_used,
-        limit_bytes=figures.storage_limit,
-        count=latest.count if latest else None,
-        taken_at=timezone.now(),
-        source="header",
+    moment = _monotonic()
+    with _header_lock:
+        last = _header_writes.get(workspace_id)
+        if last is not None and moment - last < HEADER_WRITE_SECONDS:
+            return  # a burst: the figure written moments ago is fresh enough
+        _header_writes[workspace_id] = moment
+    latest = (
+        StorageSnapshot.objects.filter(workspace_id=workspace_id)
+        .order_by("-taken_at", "-id")
+        .only("used_bytes", "limit_bytes", "taken_at")
+        .first()
     )
+    now = timezone.now()
+    unchanged = latest is not None and (latest.used_bytes, latest.limit_bytes) == (
+        figures.storage_used,
+        figures.storage_limit,
+    )
+    if (
+        unchanged
+        and latest is not None
+        and now - latest.taken_at < timedelta(seconds=HEADER_MERGE_SECONDS)
+    ):
+        return  # the same figure, confirmed moments ago: not worth a write
+    _record(
+        workspace_id=workspace_id,
+        used=figures.storage_used,
+        limit=figures.storage_limit,
+        count=None,
+        source="header",
+        now=now,
+    )
+
+
+def storage_snapshot_request(*, workspace: Workspace, force: bool = False) -> bool:
+    """Enqueue a snapshot after this transaction commits; debounced unless `force`.
+
+    True when a snapshot was enqueued. The debounce is a conditional UPDATE, so two
+    processes asking at once enqueue one snapshot.
+    """
+    from media.tasks import storage_snapshot_take as task
+
+    now = timezone.now()
+    MediaLibrary.objects.get_or_create(workspace=workspace)
+    rows = MediaLibrary.objects.filter(workspace=workspace)
+    if not force:
+        cutoff = now - timedelta(seconds=REQUEST_DEBOUNCE_SECONDS)
+        rows = rows.filter(
+            Q(snapshot_requested_at__isnull=True) | Q(snapshot_requested_at__lt=cutoff)
+        )
+    if not rows.update(snapshot_requested_at=now):
+        return False
+    workspace_id = workspace.pk
+    transaction.on_commit(lambda: task.delay(workspace_id))
+    return True

@@ -1,0 +1,190 @@
+"""Reads for the storage pages, always scoped to one workspace. Query counts are noted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from dashboard.models import Workspace
+from media.filters import SORTS, MediaFilter, Selection
+from media.models import BulkDeletion, BulkDeletionItem, MediaItem, MediaLibrary, StorageSnapshot
+
+TREND_DAYS = 30
+PROBLEMS_SHOWN = 20
+PREVIEW_ITEMS = 8
+
+
+@dataclass(frozen=True)
+class StorageFigures:
+    """The latest snapshot and the points of the trend, oldest first."""
+
+    latest: StorageSnapshot | None
+    points: list[tuple[datetime, int, int]]  # (moment, used, limit)
+
+
+def storage_figures(
+    *, workspace: Workspace, days: int = TREND_DAYS, now: datetime | None = None
+) -> StorageFigures:
+    """The gauge and the trend in one query: the last `days` of rows, plus the latest row."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    latest_id = (
+        StorageSnapshot.objects.filter(workspace=workspace)
+        .order_by("-taken_at", "-id")
+        .values("id")[:1]
+    )
+    rows = list(
+        StorageSnapshot.objects.filter(workspace=workspace)
+        .filter(Q(taken_at__gte=since) | Q(pk=Subquery(latest_id)))
+        .order_by("taken_at", "id")
+    )
+    if not rows:
+        return StorageFigures(latest=None, points=[])
+    points: list[tuple[datetime, int, int]] = []
+    for row in rows:
+        # A row stands for its figure from `since` until `taken_at`: both ends are points.
+        start = max(row.since, since)
+        if start < row.taken_at:
+            points.append((start, row.used_bytes, row.limit_bytes))
+        points.append((row.taken_at, row.used_bytes, row.limit_bytes))
+    points = [point for point in points if point[0] >= since]
+    return StorageFigures(latest=rows[-1], points=points)
+
+
+def media_library_summary(*, workspace: Workspace) -> MediaLibrary | None:
+    """The precomputed breakdown, largest and unused files (one query)."""
+    return MediaLibrary.objects.filter(workspace=workspace).first()
+
+
+def media_list(
+    *, workspace: Workspace, media_filter: MediaFilter, sort: str
+) -> QuerySet[MediaItem]:
+    """The library table, filtered and sorted (paginate it: count + one page)."""
+    items = MediaItem.objects.filter(workspace=workspace)
+    return media_filter.apply(items, now=timezone.now()).order_by(*SORTS.get(sort, SORTS["-size"]))
+
+
+@dataclass(frozen=True)
+class SelectionTotals:
+    count: int
+    bytes: int
+    in_use: int
+    unknown_use: int
+
+    @property
+    def count_without_in_use(self) -> int:
+        return self.count - self.in_use
+
+
+def media_selection(
+    *, workspace: Workspace, selection: Selection, now: datetime | None = None
+) -> QuerySet[MediaItem]:
+    """The mirror rows a selection means, in this workspace only."""
+    items = MediaItem.objects.filter(workspace=workspace)
+    return selection.apply(items, now=now or timezone.now())
+
+
+def media_selection_totals(
+    *, workspace: Workspace, selection: Selection, now: datetime | None = None
+) -> SelectionTotals:
+    """Count, bytes and how many are used by scheduled posts (one query)."""
+    totals = media_selection(workspace=workspace, selection=selection, now=now).aggregate(
+        n=Count("id"),
+        total_bytes=Sum("size_bytes"),
+        n_in_use=Count("id", filter=Q(in_use=True)),
+        n_unknown=Count("id", filter=Q(in_use__isnull=True)),
+    )
+    return SelectionTotals(
+        count=totals["n"],
+        bytes=int(totals["total_bytes"] or 0),
+        in_use=totals["n_in_use"],
+        unknown_use=totals["n_unknown"],
+    )
+
+
+def bulk_deletions_recent(*, workspace: Workspace, limit: int = 5) -> list[BulkDeletion]:
+    return list(
+        BulkDeletion.objects.filter(workspace=workspace)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def bulk_deletions_all(*, workspace: Workspace) -> QuerySet[BulkDeletion]:
+    return (
+        BulkDeletion.objects.filter(workspace=workspace)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def bulk_deletion_get(*, workspace: Workspace, job_id: int) -> BulkDeletion:
+    """One job of this workspace (404 for any other workspace's job)."""
+    job = (
+        BulkDeletion.objects.filter(workspace=workspace, pk=job_id)
+        .select_related("created_by")
+        .first()
+    )
+    if job is None:
+        raise Http404("No such bulk deletion")
+    return job
+
+
+def bulk_deletion_problems(
+    *, job: BulkDeletion, limit: int = PROBLEMS_SHOWN
+) -> list[BulkDeletionItem]:
+    """The latest skipped and failed items with their reasons (one query)."""
+    if not (job.skipped_count or job.failed_count):
+        return []
+    return list(
+        BulkDeletionItem.objects.filter(
+            job=job, state__in=[BulkDeletionItem.State.SKIPPED, BulkDeletionItem.State.FAILED]
+        ).order_by("-finished_at", "-id")[:limit]
+    )
+
+
+def bulk_deletion_problems_all(*, job: BulkDeletion) -> QuerySet[BulkDeletionItem]:
+    return BulkDeletionItem.objects.filter(
+        job=job, state__in=[BulkDeletionItem.State.SKIPPED, BulkDeletionItem.State.FAILED]
+    ).order_by("state", "id")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the progress region shows, derived from the job row alone (no query)."""
+
+    percent: float
+    done: int
+    remaining: int
+    elapsed: timedelta | None
+    eta: timedelta | None
+
+
+def bulk_deletion_progress(*, job: BulkDeletion, now: datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    done = job.done_count
+    percent = 100.0 * done / job.total_items if job.total_items else 100.0
+    elapsed = None
+    eta = None
+    if job.started_at is not None:
+        elapsed = (job.finished_at or now) - job.started_at
+        seconds = elapsed.total_seconds()
+        if job.is_active and done and seconds > 0 and job.remaining_count:
+            eta = timedelta(seconds=job.remaining_count * seconds / done)
+    return Progress(
+        percent=percent, done=done, remaining=job.remaining_count, elapsed=elapsed, eta=eta
+    )
+
+
+def media_ids_in_active_jobs(*, workspace: Workspace) -> QuerySet[BulkDeletionItem]:
+    """Items waiting in this workspace's unfinished jobs (to warn about double picks)."""
+    return BulkDeletionItem.objects.filter(
+        job__workspace=workspace,
+        job__status__in=BulkDeletion.ACTIVE_STATUSES,
+        state__in=[BulkDeletionItem.State.PENDING, BulkDeletionItem.State.IN_FLIGHT],
+        media_upstream_id=OuterRef("upstream_id"),
+    )

@@ -1,0 +1,263 @@
+"""The storage page: gauge, trend, breakdown, suggestions, deletions, refresh."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from media import tasks
+from media.bulk_deletion import bulk_deletion_create
+from media.filters import MediaFilter, Selection
+from media.library import media_library_summarise
+from tests.media.conftest import MB
+
+pytestmark = pytest.mark.django_db
+
+
+def storage_url(workspace):
+    return reverse("media:storage", args=[workspace.slug])
+
+
+def gauge_class(html: str) -> str:
+    match = re.search(r'<svg class="gauge ([^"]+)"', html)
+    assert match, "no gauge on the page"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("used_mb", "level"),
+    [
+        (0, "level-ok"),
+        (79.9, "level-ok"),
+        (80, "level-warn"),
+        (94.9, "level-warn"),
+        (95, "level-high"),
+        (99.9, "level-high"),
+        (100, "level-full"),
+        (130, "level-full"),
+    ],
+)
+def test_the_gauge_colour_changes_at_80_95_and_100_percent(
+    as_member, workspace, make_snapshot, used_mb, level
+):
+    make_snapshot(int(used_mb * MB), 100 * MB)
+    html = as_member.get(storage_url(workspace)).content.decode()
+    assert gauge_class(html) == level
+
+
+def test_the_gauge_shows_used_of_limit_with_units_and_percent(as_member, workspace, make_snapshot):
+    make_snapshot(int(90.5 * MB), 100 * MB, count=312)
+    html = as_member.get(storage_url(workspace)).content.decode()
+    assert "<strong>90.5 MB</strong>" in html and "of 100 MB" in html
+    assert ">91%<" in html  # rounded, inside the gauge
+    assert "9.5 MB left" in html and "312 files" in html
+    assert 'stroke-dasharray="90.5 200"' in html  # the coloured arc
+
+
+def test_a_full_storage_says_uploads_fail_and_by_how_much(as_member, workspace, make_snapshot):
+    make_snapshot(103 * MB, 100 * MB)
+    html = as_member.get(storage_url(workspace)).content.decode()
+    assert "Storage full." in html and "3 MB over the limit" in html
+    assert 'stroke-dasharray="100.0 200"' in html  # the arc never overflows
+
+
+def test_an_unlimited_plan_says_so_and_draws_no_fill(as_member, workspace, make_snapshot):
+    make_snapshot(5 * 1024 * MB, -1)
+    html = as_member.get(storage_url(workspace)).content.decode()
+    assert "unlimited plan" in html and "<strong>5 GB</strong>" in html
+    assert (
+        "gauge-fill" not in html
+        and "trend-limit" not in html.split('class="trend"')[1].split("</svg>")[0]
+    )
+
+
+def test_with_no_figure_yet_the_page_says_when_one_comes(as_admin, workspace):
+    html = as_admin.get(storage_url(workspace)).content.decode()
+    assert "No storage figure yet" in html
+    assert "No figures in the last 30 days yet" in html
+    assert '<svg class="trend"' not in html
+
+
+def test_the_trend_with_one_figure_is_a_dot(as_member, workspace, make_snapshot):
+    make_snapshot(10 * MB)
+    html = as_member.get(storage_url(workspace)).content.decode()
+    assert 'class="trend-dot"' in html and 'class="trend-line"' not in html
+    assert "Only one figure so far" in html
+
+
+def test_the_trend_with_many_figures_is_a_line_over_30_days(as_member, workspace, make_snapshot):
+    now = timezone.now()
+    make_snapshot(5 * MB, at=now - timedelta(days=60))  # too old for the trend
+    for day in range(20, 0, -1):
+        make_snapshot((60 - day) * MB, at=now - timedelta(days=day))
+    html = as_member.get(storage_url(workspace)).content.decode()
+    line = re.search(r'class="trend-line" points="([^"]+)"', html).group(1)
+    points = [tuple(map(float, pair.split(","))) for pair in line.split()]
+    assert len(points) == 20
+    assert [x for x, _ in points] == sorted(x for x, _ in points)  # oldest to newest
+    assert points[0][1] > points[-1][1]  # growing usage goes up the chart (smaller y)
+    assert "peak 59 MB" in html and "20 figures" in html
+    assert 'class="trend-limit"' in html
+
+
+def test_breakdown_largest_and_unused_files_come_from_the_summary(as_admin, workspace, make_media):
+    make_media(3, size=2 * MB, content_type="video/mp4", in_use=True)
+    make_media(5, size=1 * MB, content_type="image/png", in_use=False)
+    media_library_summarise(workspace=workspace)
+    html = as_admin.get(storage_url(workspace)).content.decode()
+    assert "<code>video/mp4</code>" in html and "<code>image/png</code>" in html
+    assert html.index("video/mp4") < html.index("image/png")  # biggest first
+    assert "?type=video/mp4" in html  # "select these"
+    assert "<strong>5</strong> files (5 MB)" in html
+    assert "Review and delete all 5…" in html
+    assert "Review and delete these 8…" in html  # the largest files, via the confirm step
+
+
+def test_members_and_support_see_no_buttons_that_change_anything(
+    as_member, as_support, workspace, make_media
+):
+    make_media(4)
+    media_library_summarise(workspace=workspace)
+    for client in (as_member, as_support):
+        html = client.get(storage_url(workspace)).content.decode()
+        assert "Refresh</button>" not in html
+        assert "Review and delete" not in html
+        assert reverse("media:delete", args=[workspace.slug]) not in html
+
+
+def test_free_up_space_suggestions_show_near_the_limit(
+    as_admin, workspace, make_media, make_snapshot
+):
+    make_snapshot(88 * MB)
+    make_media(10, size=8 * MB, in_use=False)
+    media_library_summarise(workspace=workspace)
+    html = as_admin.get(storage_url(workspace)).content.decode()
+    assert "Free up space" in html
+    assert "free at least <strong>8 MB</strong>" in html  # 88 MB - 80 % of 100 MB
+
+
+def test_a_running_deletion_shows_live_progress_on_the_page(
+    as_admin, workspace, make_media, monkeypatch
+):
+    monkeypatch.setattr(tasks.bulk_deletion_run, "delay", lambda job_id: None)
+    make_media(5)
+    job = bulk_deletion_create(workspace=workspace, selection=Selection(filter=MediaFilter()))
+    html = as_admin.get(storage_url(workspace)).content.decode()
+    job_url = reverse("media:job", args=[workspace.slug, job.pk])
+    assert f'hx-get="{job_url}?compact=1" hx-trigger="every 2s"' in html
+    assert "0</strong> of 5 files done" in html
+
+
+def test_refresh_enqueues_a_snapshot_and_the_gauge_polls_for_it(
+    as_admin, workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.storage_snapshot_take, "delay", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_admin.post(
+            reverse("media:refresh", args=[workspace.slug]), HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 200
+    assert sent == [workspace.pk]
+    html = response.content.decode()
+    assert html.startswith('\n<div id="gauge"') or html.lstrip().startswith('<div id="gauge"')
+    assert "load delay:2s" in html and "Asking SocialAPI for a fresh figure" in html
+    # Pressing again at once is debounced: one snapshot, not two.
+    with django_capture_on_commit_callbacks(execute=True):
+        as_admin.post(reverse("media:refresh", args=[workspace.slug]), HTTP_HX_REQUEST="true")
+    assert sent == [workspace.pk]
+
+
+def test_refresh_without_javascript_redirects_back(as_admin, workspace, monkeypatch):
+    monkeypatch.setattr(tasks.storage_snapshot_take, "delay", lambda workspace_id: None)
+    response = as_admin.post(reverse("media:refresh", args=[workspace.slug]))
+    assert response.status_code == 302 and response.url == storage_url(workspace)
+
+
+def test_the_gauge_poll_stops_once_the_new_figure_arrived(as_admin, workspace, make_snapshot):
+    asked = timezone.now() - timedelta(seconds=5)
+    make_snapshot(10 * MB)
+    response = as_admin.get(
+        storage_url(workspace),
+        {"after": asked.isoformat(), "polls": "3"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gauge",
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="gauge"')
+    assert "load delay" not in html and "10 MB" in html
+
+
+def test_the_gauge_poll_gives_up_after_a_while(as_admin, workspace):
+    response = as_admin.get(
+        storage_url(workspace),
+        {"after": timezone.now().isoformat(), "polls": "15"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gauge",
+    )
+    html = response.content.decode()
+    assert "load delay" not in html and "SocialAPI may be slow" in html
+
+
+def test_the_refresh_is_for_admins_only(as_member, as_support, workspace):
+    for client in (as_member, as_support):
+        assert client.post(reverse("media:refresh", args=[workspace.slug])).status_code == 403
+
+
+def test_the_pages_never_call_upstream(as_admin, workspace, make_snapshot, make_media, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a page called SocialAPI while rendering")
+
+    monkeypatch.setattr("dashboard.upstream.upstream", refuse)
+    monkeypatch.setattr("media.storage.upstream", refuse)
+    monkeypatch.setattr("media.library.upstream", refuse)
+    monkeypatch.setattr("media.deletion_runner.upstream", refuse)
+    make_snapshot(1 * MB)
+    make_media(3)
+    media_library_summarise(workspace=workspace)
+    for name in ("media:storage", "media:library", "media:jobs"):
+        assert as_admin.get(reverse(name, args=[workspace.slug])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("used_mb", "limit", "expected"),
+    [
+        (50, 100 * MB, "50 MB</strong> of 100 MB (50%)"),
+        (96, 100 * MB, "4 MB left"),
+        (100, 100 * MB, "Storage full:"),
+        (7, -1, "used · unlimited plan"),
+    ],
+)
+def test_the_overview_shows_the_small_gauge(
+    as_member, workspace, make_snapshot, used_mb, limit, expected
+):
+    make_snapshot(used_mb * MB, limit)
+    html = as_member.get(reverse("overview", args=[workspace.slug])).content.decode()
+    assert expected in html
+
+
+def test_the_scheduled_tasks_exist_under_the_names_the_dispatcher_uses(workspace, monkeypatch):
+    from celery import current_app
+
+    from dashboard.scheduling import SYNCS
+    from dashboard.tasks import workspace_syncs_dispatch
+
+    for name in (
+        "media.tasks.storage_snapshot_take",
+        "media.tasks.media_library_sync",
+        "media.tasks.bulk_deletion_sweep",
+    ):
+        assert name in current_app.tasks
+    sent: list[tuple[str, int]] = []
+    for sync in SYNCS:
+        if sync.task.startswith("media."):
+            monkeypatch.setattr(
+                current_app.tasks[sync.task], "delay", lambda pk, n=sync.task: sent.append((n, pk))
+            )
+    workspace_syncs_dispatch()
+    assert ("media.tasks.storage_snapshot_take", workspace.pk) in sent
+    assert ("media.tasks.media_library_sync", workspace.pk) in sent

@@ -80,8 +80,14 @@ def webhook_delivery_receive(
         return _reject(workspace, headers, body, "not_json", 400)
     event = as_str(envelope.get("event") or headers.get("X-SocialAPI-Event"))[:60]
     try:
+        # A v1 signature has no timestamp, so a captured body could be replayed forever:
+        # only workspaces on the legacy API (which may sign with v1 alone) accept it.
         signature = verify_signature(
-            workspace.webhook_secret, body, headers, tolerance=settings.WEBHOOK_TOLERANCE_SECONDS
+            workspace.webhook_secret,
+            body,
+            headers,
+            tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
+            require_v2=workspace.dialect != Workspace.Dialect.LEGACY,
         )
     except WebhookSignatureError as exc:
         # Upstream's test ping is sent unsigned when no secret is known yet: accept it, do nothing.

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django_htmx.middleware import HtmxDetails
 
-from dashboard.models import Membership, Workspace
+from dashboard.models import SECRET_FIELDS, Membership, Workspace
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -41,13 +41,19 @@ class WorkspaceRequest(HtmxRequest):
 
 def workspace_for_user(*, user: Any, slug: str) -> tuple[Workspace, Membership | None]:
     """The workspace and the person's membership; 404 when they may not see it."""
-    workspace = Workspace.objects.filter(slug=slug).first()
+    # One query for the common case (a member); secrets stay encrypted until read.
+    membership = (
+        Membership.objects.select_related("workspace")
+        .defer(*(f"workspace__{name}" for name in SECRET_FIELDS))
+        .filter(workspace__slug=slug, user=user)
+        .first()
+    )
+    if membership is not None:
+        return membership.workspace, membership
+    workspace = Workspace.objects.filter(slug=slug).first() if user.is_staff else None
     if workspace is None:
         raise Http404("No such workspace")
-    membership = Membership.objects.filter(workspace=workspace, user=user).first()
-    if membership is None and not user.is_staff:
-        raise Http404("No such workspace")
-    return workspace, membership
+    return workspace, None
 
 
 def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[View], View]:

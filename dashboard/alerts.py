@@ -1,7 +1,9 @@
 """Alert emails to workspace admins: once per subject and period, with opt-out.
 
-`alert_send` is the only way alerts go out. The `AlertSent` row is written first in the
-same transaction, so a crash or a second worker can never send the same alert twice.
+`alert_send` is the only way alerts go out. It claims the alert with an `AlertSent` row
+(unique per subject and period, so a second worker never sends it twice) and sends the
+mail once the caller's transaction commits. A rolled-back transaction sends nothing; a
+mail server failure gives the claim back, so a later run sends it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dashboard.models import Membership, Workspace
 from events.models import AlertSent
 
 log = logging.getLogger(__name__)
+
+Mail = tuple[str, str, str, list[str]]  # subject, body, sender, recipients
 
 # Which Membership flag lets a person opt out of each kind of alert.
 PREFERENCE_FOR_KIND = {
@@ -50,7 +54,8 @@ def alert_send(
     template: str,
     context: dict[str, Any],
 ) -> bool:
-    """Email the admins unless this alert was already sent; True when it went out now.
+    """Email the admins unless this alert was already sent; False when it was, or when
+    sending failed (outside a transaction). Inside one, True means "goes at commit".
 
     `kind` picks the opt-out flag by its prefix (`storage_80` → `alert_storage`).
     `template` renders the plain-text body; it gets `workspace` and `site_url` too.
@@ -59,7 +64,7 @@ def alert_send(
     recipients = alert_recipients(workspace=workspace, preference=preference)
     try:
         with transaction.atomic():
-            AlertSent.objects.create(
+            claim = AlertSent.objects.create(
                 workspace=workspace,
                 kind=kind,
                 subject_key=subject_key[:100],
@@ -67,14 +72,44 @@ def alert_send(
                 recipients=len(recipients),
             )
     except IntegrityError:
-        return False  # already sent for this subject and period
+        return False  # already sent (or being sent) for this subject and period
     if not recipients:
         return True
     body = render_to_string(
         template, {**context, "workspace": workspace, "site_url": settings.SITE_URL}
     )
     full_subject = f"[{workspace.name}] {subject}"
-    messages = [(full_subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients]
-    send_mass_mail(messages, fail_silently=False)
-    log.info("alert %s sent to %d admins of workspace %s", kind, len(recipients), workspace.pk)
+    messages: list[Mail] = [
+        (full_subject, str(body), settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients
+    ]
+    outcome: list[bool] = []
+    transaction.on_commit(
+        lambda: outcome.append(
+            _alert_deliver(claim_id=claim.pk, kind=kind, workspace=workspace, messages=messages)
+        )
+    )
+    # Outside a transaction on_commit ran it already; inside one it goes at commit.
+    return outcome[0] if outcome else True
+
+
+def _alert_deliver(
+    *,
+    claim_id: int,
+    kind: str,
+    workspace: Workspace,
+    messages: list[Mail],
+) -> bool:
+    """Send a claimed alert; on failure give the claim back so a later run retries."""
+    try:
+        send_mass_mail(tuple(messages), fail_silently=False)
+    except Exception as exc:  # SMTP, socket, backend misconfiguration: all retried later
+        AlertSent.objects.filter(pk=claim_id).delete()
+        log.warning(
+            "alert %s for workspace %s not sent (%s); a later run retries",
+            kind,
+            workspace.pk,
+            type(exc).__name__,
+        )
+        return False
+    log.info("alert %s sent to %d admins of workspace %s", kind, len(messages), workspace.pk)
     return True

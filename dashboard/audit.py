@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, cast
 
 from django.conf import settings
@@ -12,16 +13,34 @@ from django.http import HttpRequest
 from dashboard.models import AuditEvent, Workspace
 
 
+def _valid_ip(value: object) -> str | None:
+    """The address in canonical form (a proxy's `:port` dropped), or None when it is not one."""
+    text = str(value).strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]  # [2001:db8::1]:443
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]  # 203.0.113.9:443
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """The caller's IP, trusting X-Forwarded-For only as far as configured proxies."""
-    proxies = int(settings.AXES_IPWARE_PROXY_COUNT or 0)
+    """The caller's IP, trusting X-Forwarded-For only as far as configured proxies.
+
+    Also axes' AXES_CLIENT_IP_CALLABLE. Always a valid address or None: a forged or
+    garbled header falls back to REMOTE_ADDR and never reaches a GenericIPAddressField.
+    """
+    proxies = int(settings.TRUSTED_PROXY_COUNT or 0)
     forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if proxies and forwarded:
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         if len(hops) >= proxies:
-            return hops[-proxies]
-    remote: str | None = request.META.get("REMOTE_ADDR")
-    return remote or None
+            address = _valid_ip(hops[-proxies])
+            if address is not None:
+                return address
+    return _valid_ip(request.META.get("REMOTE_ADDR", ""))
 
 
 def audit_record(

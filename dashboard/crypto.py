@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import secrets
 from typing import Any
 
@@ -93,19 +92,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_matches(token: str, digest: str) -> bool:
-    return bool(digest) and hmac.compare_digest(token_hash(token), digest)
-
-
 def new_token(prefix: str = "", nbytes: int = 32) -> str:
     return prefix + secrets.token_urlsafe(nbytes)
-
-
-def mask(secret: str, prefix: str = "") -> str:
-    """`sapi_key_…abcd`: enough to recognise a key, never enough to use it."""
-    if not secret:
-        return ""
-    return f"{prefix}…{secret[-4:]}"
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]

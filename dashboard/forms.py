@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,10 +22,13 @@ from django.core.cache import cache
 
 from dashboard.crypto import token_hash
 from dashboard.models import Membership, Workspace
+from socialapi import address_is_public
 
 API_KEY_PATTERN = re.compile(r"sapi_key_[A-Za-z0-9]{16,128}")
 # Host names that only make sense inside a private network.
 PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet")
+# Every spelling inet_aton accepts: decimal, octal and hex parts, 1 to 4 of them.
+NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
 SYNC_MINUTES_MIN = 5
 SYNC_MINUTES_MAX = 24 * 60
 
@@ -33,7 +37,7 @@ def base_url_normalise(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _under_prefix(url: str, prefix: str) -> bool:
+def base_url_under_prefix(url: str, prefix: str) -> bool:
     """`url` is `prefix` or below it at a path boundary (no `api.example.com.evil.net`)."""
     prefix = base_url_normalise(prefix)
     return url == prefix or url.startswith(prefix + "/")
@@ -41,6 +45,23 @@ def _under_prefix(url: str, prefix: str) -> bool:
 
 def sandbox_base_url() -> str | None:
     return base_url_normalise(settings.SANDBOX_BASE_URL) if settings.SANDBOX_ENABLED else None
+
+
+def _numeric_host(host: str) -> tuple[str, bool] | None:
+    """The IP address a host names by number and whether it is spelled canonically, or
+    None for a host name. Resolvers read `127.1`, `0x7f.0.0.1`, `0177.0.0.1` and
+    `2130706433` all as 127.0.0.1 (inet_aton rules), so the guard must too."""
+    try:
+        return str(ipaddress.ip_address(host)), True
+    except ValueError:
+        pass
+    if NUMERIC_HOST.fullmatch(host):
+        try:
+            packed = socket.inet_aton(host)
+        except OSError:
+            return None  # not an address after all (e.g. "1.2.3.4.5"): a host name
+        return str(ipaddress.IPv4Address(packed)), False
+    return None
 
 
 def base_url_problem(url: str) -> str | None:
@@ -64,25 +85,26 @@ def base_url_problem(url: str) -> str | None:
         return "Remove the user name and password from the URL."
     if parts.query or parts.fragment:
         return "Remove the ?query or #fragment: the base URL is a plain address like https://api.social-api.ai/v1."
-    host = (parts.hostname or "").lower()
+    # A trailing dot names the same host ("localhost." is localhost).
+    host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return "The URL has no host name."
     allowed = settings.SOCIALAPI_ALLOWED_BASE_URLS
     if allowed:
         # The operator's list is the authority: it may name a private proxy on purpose.
-        if any(_under_prefix(url, prefix) for prefix in allowed):
+        if any(base_url_under_prefix(url, prefix) for prefix in allowed):
             return None
         listed = ", ".join(allowed)
         return (
             f"This dashboard only talks to SocialAPI at: {listed}. "
             "Ask your operator to add the URL."
         )
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None and not address.is_global:
+    numeric = _numeric_host(host)
+    address = numeric[0] if numeric else None
+    if address is not None and not address_is_public(address):
         return "This address is on a private network; SocialAPI must be reached over the internet."
+    if numeric is not None and not numeric[1]:
+        return f"Write this address as {address} (or use the host name)."
     if (
         host == "localhost"
         or host.endswith(PRIVATE_SUFFIXES)
@@ -108,8 +130,9 @@ class ConnectionForm(forms.Form):
         widget=forms.PasswordInput(
             render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
         ),
-        help_text="Paste a new key to replace the saved one; leave blank to keep it. "
-        "It is tested with SocialAPI before it is saved and never shown again.",
+        help_text="Paste a new key to replace the saved one; leave blank to keep it "
+        "(a new base URL needs the key pasted again). It is tested with SocialAPI before "
+        "it is saved and never shown again.",
     )
     base_url = forms.CharField(
         label="Base URL",
@@ -201,6 +224,8 @@ class AlertPreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
 class InvitationSignupForm(BaseUserCreationForm):  # type: ignore[type-arg]
     """A new account for an invited person; the email is the invited address."""
 
+    USERNAME_TAKEN = "This username is taken. Pick another, or sign in if it is yours."
+
     class Meta:
         model = User
         fields = ("username",)
@@ -213,9 +238,7 @@ class InvitationSignupForm(BaseUserCreationForm):  # type: ignore[type-arg]
     def clean_username(self) -> str:
         username = str(self.cleaned_data["username"])
         if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError(
-                "This username is taken. Pick another, or sign in if it is yours."
-            )
+            raise forms.ValidationError(self.USERNAME_TAKEN)
         return username
 
     def _post_clean(self) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.db import transaction
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -212,6 +213,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             services.invitation_accept(invitation=invitation, user=user, request=request)
     except services.ServiceRefused as refused:
         return _invitation_page(request, invitation, status=410, problem=str(refused))
+    except IntegrityError:
+        # Someone took the name between the form's check and the insert.
+        if not User.objects.filter(username__iexact=form.cleaned_data["username"]).exists():
+            raise
+        form.add_error("username", InvitationSignupForm.USERNAME_TAKEN)
+        return _invitation_page(request, invitation, status=400, form=form)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, f"Your account is ready. Welcome to {invitation.workspace.name}.")
     return redirect("overview", invitation.workspace.slug)

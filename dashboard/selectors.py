@@ -24,15 +24,17 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.crypto import token_hash, token_matches
-from dashboard.models import AuditEvent, Invitation, Membership, Workspace
+from dashboard.crypto import token_hash
+from dashboard.models import SECRET_FIELDS, AuditEvent, Invitation, Membership, Workspace
 
 AUDIT_PAGE_SIZE = 50
 SUPPORT_PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# select_related() loads every column of the joined workspace, past its manager's defer().
+WORKSPACE_SECRETS = tuple(f"workspace__{name}" for name in SECRET_FIELDS)
 
 # Words for the audit log; unknown actions show their code.
 AUDIT_ACTION_LABELS = {
@@ -48,6 +50,8 @@ AUDIT_ACTION_LABELS = {
     "member.invite": "Invited someone",
     "member.invite_revoke": "Withdrew an invitation",
     "member.join": "Joined the workspace",
+    "member.add": "Added someone (Django admin)",
+    "workspace.create": "Created the workspace",
     "member.role_change": "Changed someone's role",
     "member.remove": "Removed someone",
     "reconnect.start": "Started a reconnect",
@@ -97,38 +101,23 @@ def audit_detail_text(detail: Any) -> str:
 def workspace_for_ingest_token(token: str) -> Workspace | None:
     """The workspace whose ingest token this is (`Authorization: Bearer <token>`), or None.
 
-    Looked up by the indexed SHA-256 of the token, then compared in constant time; the
-    token itself is never stored.
+    Looked up by the indexed SHA-256 of the token: the database compares digests, never
+    the token, so no timing tells an attacker how much of a guess was right.
     """
     token = (token or "").strip()
     if not token or len(token) > 200:
         return None
-    digest = token_hash(token)
-    workspace = Workspace.objects.filter(ingest_token_hash=digest).first()
-    if workspace is None or not token_matches(token, workspace.ingest_token_hash):
-        return None
-    return workspace
+    return Workspace.objects.filter(ingest_token_hash=token_hash(token)).first()
 
 
 def webhook_url(workspace: Workspace) -> str:
     """The exact URL to register upstream for this workspace's webhooks."""
-    for name in ("webhook_receive", "accounts:webhook_receive"):
-        try:
-            path = reverse(name, kwargs={"workspace_slug": workspace.slug})
-        except NoReverseMatch:
-            continue
-        return settings.SITE_URL + path
-    return f"{settings.SITE_URL}/webhooks/socialapi/{workspace.slug}"
+    return settings.SITE_URL + reverse("webhook_receive", kwargs={"workspace_slug": workspace.slug})
 
 
-def ingest_url() -> str | None:
-    """The ingest API's address, when the events app serves one."""
-    for name in ("events_ingest",):
-        try:
-            return settings.SITE_URL + reverse(name)
-        except NoReverseMatch:
-            continue
-    return None
+def ingest_url() -> str:
+    """The ingest API's address."""
+    return settings.SITE_URL + reverse("events_ingest")
 
 
 # --- members ---------------------------------------------------------------------------
@@ -168,14 +157,14 @@ def invitation_for_token(token: str) -> Invitation | None:
     token = (token or "").strip()
     if not token or len(token) > 200:
         return None
-    invitation = (
+    # The token's hash is the lookup key: equality on a digest of a secret leaks nothing.
+    # The joined workspace skips its secrets: this page is public and never needs them.
+    return (
         Invitation.objects.filter(token_hash=token_hash(token))
         .select_related("workspace", "invited_by")
+        .defer(*WORKSPACE_SECRETS)
         .first()
     )
-    if invitation is None or not token_matches(token, invitation.token_hash):
-        return None
-    return invitation
 
 
 # --- audit log -------------------------------------------------------------------------

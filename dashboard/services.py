@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,13 +22,15 @@ from django.utils import timezone
 
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
+from dashboard.forms import base_url_normalise, sandbox_base_url
 from dashboard.models import Invitation, Membership, Workspace
-from dashboard.selectors import webhook_url
+from dashboard.selectors import WORKSPACE_SECRETS, webhook_url
 from dashboard.upstream import WorkspaceNotConfigured, upstream, upstream_ok, upstream_probe
 from socialapi import (
     ApiKeyInvalid,
     NotFound,
     ServerError,
+    SocialAPI,
     SocialAPIError,
     UserMe,
     ValidationFailed,
@@ -77,6 +80,11 @@ def _probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
             "SocialAPI's ends in /v1. Nothing was changed."
         ) from None
     except ServerError as exc:
+        if exc.code == "network.blocked_address":
+            raise ServiceRefused(
+                f"{base_url} leads to a private network address ({exc.message}). SocialAPI "
+                "must be reached over the internet; the key was not sent. Nothing was changed."
+            ) from None
         raise ServiceRefused(
             f"SocialAPI could not be reached at {base_url} ({exc.code}){_request_id_note(exc)}. "
             "Nothing was changed; try again in a minute."
@@ -86,6 +94,13 @@ def _probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
             f"SocialAPI answered HTTP {exc.status} {exc.code}{_request_id_note(exc)} when the "
             "key was tested. Nothing was changed."
         ) from None
+
+
+def _base_url_trusted(url: str) -> bool:
+    """The production default and (when enabled) the local sandbox: the saved key may be
+    sent there without being pasted again."""
+    url = base_url_normalise(url)
+    return url in (base_url_normalise(settings.SOCIALAPI_DEFAULT_BASE_URL), sandbox_base_url())
 
 
 def workspace_connection_update(
@@ -105,6 +120,14 @@ def workspace_connection_update(
     dialect_changed = dialect != workspace.dialect
     if not (key_changed or url_changed or dialect_changed):
         return "Nothing to change: these are the saved settings."
+    has_saved_key = bool(saved_key or workspace.api_key_hint)
+    if url_changed and not api_key and has_saved_key and not _base_url_trusted(base_url):
+        # Testing the saved key against a new host would hand the write-only key to
+        # whoever runs that host: only a key typed in now goes to a new address.
+        raise ServiceRefused(
+            "Paste the API key again to use a new base URL: the saved key is never sent to "
+            "a new address on its own. Nothing was changed."
+        )
     candidate_key = api_key or saved_key
     if url_changed and not candidate_key and workspace.api_key_hint:
         raise ServiceRefused(
@@ -125,10 +148,11 @@ def workspace_connection_update(
             changes["dialect"] = [ws.dialect, dialect]
             ws.dialect = dialect
         if key_changed:
-            changes["api_key"] = [ws.api_key_masked or "none", f"sapi_key_…{api_key[-4:]}"]
+            before = ws.api_key_masked or "none"
             ws.api_key = api_key
             ws.api_key_hint = api_key[-4:]
             ws.api_key_saved_at = now
+            changes["api_key"] = [before, ws.api_key_masked]
         if me is not None:
             ws.plan = me.plan or ws.plan
             ws.plan_checked_at = now
@@ -215,44 +239,86 @@ def workspace_connection_check(*, workspace: Workspace) -> str:
     return f"The saved key works.{f' Plan: {me.plan}.' if me.plan else ''}"
 
 
-def webhook_register(*, workspace: Workspace, request: HttpRequest) -> str:
-    """Register our receiver upstream (`POST /v1/webhooks`); store and return the secret."""
+@dataclass(frozen=True)
+class WebhookRegistration:
+    """What registering did: the new secret (shown once), or "" when nothing was created."""
+
+    endpoint_id: str
+    secret: str = ""
+    removed: tuple[str, ...] = ()  # older endpoints for the same URL, deleted upstream
+    left_over: tuple[str, ...] = ()  # older endpoints for the same URL SocialAPI kept
+
+
+def _webhook_refusal(exc: SocialAPIError, url: str, doing: str) -> ServiceRefused:
+    """Words for a failed webhook call; nothing was registered."""
+    note = _request_id_note(exc)
+    if isinstance(exc, ApiKeyInvalid):
+        return ServiceRefused(
+            f"SocialAPI rejected the workspace's API key ({exc.code}){note}. "
+            "Update the key above, then register again."
+        )
+    if isinstance(exc, ValidationFailed):
+        return ServiceRefused(
+            f"SocialAPI could not verify {url} ({exc.code}){note}: it calls the URL once while "
+            "registering, so the dashboard must be reachable from the internet over https at "
+            "that address (set SITE_URL). Nothing was registered."
+        )
+    if isinstance(exc, ServerError):
+        return ServiceRefused(
+            f"SocialAPI could not be reached ({exc.code}){note}. Nothing was registered; "
+            "try again in a minute."
+        )
+    return ServiceRefused(
+        f"SocialAPI refused {doing}: HTTP {exc.status} {exc.code}{note}. Nothing was registered."
+    )
+
+
+def _webhook_secret_usable(workspace: Workspace) -> bool:
+    try:
+        return bool(workspace.webhook_secret)
+    except SecretDecryptionError:
+        return False
+
+
+def webhook_register(*, workspace: Workspace, request: HttpRequest) -> WebhookRegistration:
+    """Register our receiver upstream (`POST /v1/webhooks`) unless it already is.
+
+    An active endpoint for our URL plus a readable stored secret means registered: nothing
+    is created (a second endpoint would deliver everything twice). Otherwise a new endpoint
+    is created, its secret stored, and older endpoints for the same URL are deleted.
+    """
     url = webhook_url(workspace)
     try:
-        # Reference: https://docs.social-api.ai/api-reference — POST /v1/webhooks
-        created = upstream(workspace).webhooks_create(url, events=WEBHOOK_EVENTS)
+        client = upstream(workspace)
     except WorkspaceNotConfigured:
         raise ServiceRefused("Add the workspace's API key first: registering needs it.") from None
     except SecretDecryptionError:
         raise ServiceRefused(
             "The saved API key cannot be read with this server's encryption keys. Paste it again."
         ) from None
-    except ApiKeyInvalid as exc:
-        raise ServiceRefused(
-            f"SocialAPI rejected the workspace's API key ({exc.code}){_request_id_note(exc)}. "
-            "Update the key above, then register again."
-        ) from None
-    except ValidationFailed as exc:
-        raise ServiceRefused(
-            f"SocialAPI could not verify {url} ({exc.code}){_request_id_note(exc)}: it calls the "
-            "URL once while registering, so the dashboard must be reachable from the internet "
-            "over https at that address (set SITE_URL). Nothing was registered."
-        ) from None
-    except ServerError as exc:
-        raise ServiceRefused(
-            f"SocialAPI could not be reached ({exc.code}){_request_id_note(exc)}. Nothing was "
-            "registered; try again in a minute."
-        ) from None
+    try:
+        # Reference: https://docs.social-api.ai/api-reference — GET /v1/webhooks
+        same_url = [endpoint for endpoint in client.webhooks_list() if endpoint.url == url]
     except SocialAPIError as exc:
-        raise ServiceRefused(
-            f"SocialAPI refused the registration: HTTP {exc.status} {exc.code}"
-            f"{_request_id_note(exc)}. Nothing was registered."
-        ) from None
+        raise _webhook_refusal(exc, url, "the list of webhooks") from None
+    active = [endpoint for endpoint in same_url if endpoint.is_active]
+    if active and _webhook_secret_usable(workspace):
+        upstream_ok(workspace)
+        current = next((e for e in active if e.id == workspace.webhook_id), active[0])
+        return WebhookRegistration(endpoint_id=current.id)
+    try:
+        # Reference: https://docs.social-api.ai/api-reference — POST /v1/webhooks
+        created = client.webhooks_create(url, events=WEBHOOK_EVENTS)
+    except SocialAPIError as exc:
+        raise _webhook_refusal(exc, url, "the registration") from None
     if not created.secret:
         raise ServiceRefused(
             f"SocialAPI registered the endpoint ({created.id}) but returned no signing secret. "
             "Copy the secret from SocialAPI's dashboard into the form below."
         )
+    removed, left_over = _webhooks_stale_delete(
+        client=client, endpoint_ids=[e.id for e in same_url if e.id != created.id]
+    )
     now = timezone.now()
     with transaction.atomic():
         ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
@@ -273,11 +339,41 @@ def webhook_register(*, workspace: Workspace, request: HttpRequest) -> str:
             workspace=ws,
             request=request,
             target=ws,
-            detail={"url": url, "endpoint_id": created.id, "events": list(WEBHOOK_EVENTS)},
+            detail={
+                "url": url,
+                "endpoint_id": created.id,
+                "events": list(WEBHOOK_EVENTS),
+                **({"replaced": list(removed)} if removed else {}),
+                **({"left_over": list(left_over)} if left_over else {}),
+            },
         )
     upstream_ok(workspace)
     _refresh(workspace, ws)
-    return created.secret
+    return WebhookRegistration(
+        endpoint_id=created.id, secret=created.secret, removed=removed, left_over=left_over
+    )
+
+
+def _webhooks_stale_delete(
+    *, client: SocialAPI, endpoint_ids: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Delete older endpoints for our URL; returns (removed, still there)."""
+    if not endpoint_ids:
+        return (), ()
+    for endpoint_id in endpoint_ids:
+        try:
+            # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/webhooks/{id}
+            client.webhooks_delete(endpoint_id)
+        except SocialAPIError as exc:
+            log.warning("old webhook endpoint %s was not deleted: %s", endpoint_id, exc.code)
+    # A 404 may mean "already gone" or "no such route": only the list says which.
+    try:
+        # Reference: https://docs.social-api.ai/api-reference — GET /v1/webhooks
+        listed = {endpoint.id for endpoint in client.webhooks_list()}
+    except SocialAPIError:
+        listed = set(endpoint_ids)  # cannot tell: claim nothing was removed
+    removed = tuple(i for i in endpoint_ids if i not in listed)
+    return removed, tuple(i for i in endpoint_ids if i in listed)
 
 
 def webhook_secret_set(*, workspace: Workspace, secret: str, request: HttpRequest) -> None:
@@ -452,18 +548,24 @@ def membership_remove(
 
 
 def invitation_create(
-    *, workspace: Workspace, email: str, role: str, request: HttpRequest
+    *,
+    workspace: Workspace,
+    email: str,
+    role: str,
+    request: HttpRequest | None,
+    actor_label: str = "",
 ) -> tuple[Invitation, str]:
     """Invite an email address; returns the invitation and its one-time token.
 
     A new invitation to the same address replaces the pending one (a "resend").
+    Without a request (a management command) `actor_label` names who did it.
     """
     email = email.strip().lower()
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise ServiceRefused(f"{email} already belongs to {workspace.name}.")
     token = new_token(INVITATION_TOKEN_PREFIX)
     now = timezone.now()
-    user = request.user if request.user.is_authenticated else None
+    user = request.user if request is not None and request.user.is_authenticated else None
     with transaction.atomic():
         Invitation.objects.filter(
             workspace=workspace, email__iexact=email, accepted_at=None, revoked_at=None
@@ -481,6 +583,7 @@ def invitation_create(
             action="member.invite",
             workspace=workspace,
             request=request,
+            actor_label=actor_label,
             target=invitation,
             target_label=email,
             detail={"email": email, "role": role},
@@ -538,7 +641,10 @@ def invitation_accept(*, invitation: Invitation, user: Any, request: HttpRequest
     """Join the invited workspace; single use. Raises ServiceRefused when no longer valid."""
     with transaction.atomic():
         current = (
-            Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+            Invitation.objects.select_for_update()
+            .select_related("workspace")
+            .defer(*WORKSPACE_SECRETS)
+            .get(pk=invitation.pk)
         )
         if not current.is_pending:
             raise ServiceRefused(invitation_state_words(current.state))

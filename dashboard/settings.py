@@ -190,7 +190,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0) or None
+# Reverse proxies in front: X-Forwarded-For is trusted this many hops deep, no further.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# The same client IP for lockouts as for the audit log (django-ipware is not installed,
+# so axes' own AXES_IPWARE_* settings would be ignored).
+AXES_CLIENT_IP_CALLABLE = "dashboard.audit.client_ip"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")
@@ -310,6 +314,9 @@ SESSION_COOKIE_HTTPONLY = True
 # htmx reads the CSRF token from the page (`hx-headers` on <body>), never from the cookie.
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14)
+# Sessions are read from the cache (Redis in production) and written through to the
+# database: htmx polls cost no session query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Invitations to join a workspace and password reset links stay valid this long.
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT_HOURS", 2) * 3600

@@ -138,16 +138,35 @@ def connection_check(request: WorkspaceRequest) -> HttpResponse:
 @workspace_view(admin=True)
 def webhook_register(request: WorkspaceRequest) -> HttpResponse:
     try:
-        secret = services.webhook_register(workspace=request.workspace, request=request)
+        done = services.webhook_register(workspace=request.workspace, request=request)
     except services.ServiceRefused as refused:
         messages.error(request, str(refused))
         return redirect("settings", request.workspace.slug)
+    if not done.secret:
+        messages.info(
+            request,
+            f"Already registered with SocialAPI (endpoint {done.endpoint_id}) and the signing "
+            "secret is stored: nothing was created. To start over with a new secret, delete "
+            "that endpoint in SocialAPI's dashboard, then register again.",
+        )
+        return redirect("settings", request.workspace.slug)
+    note = (
+        "The dashboard stored it (encrypted) and checks every delivery with it. "
+        "This is the only time it is shown."
+    )
+    if done.removed:
+        note += f" The older endpoint ({', '.join(done.removed)}) was removed."
+    if done.left_over:
+        note += (
+            f" SocialAPI kept the older endpoint ({', '.join(done.left_over)}) for this URL: "
+            "delete it in SocialAPI's dashboard, or every event arrives twice."
+        )
     revealed = {
         "title": "Webhook registered",
         "label": "Signing secret",
-        "value": secret,
-        "note": "The dashboard stored it (encrypted) and checks every delivery with it. "
-        "This is the only time it is shown.",
+        "value": done.secret,
+        "note": note,
+        "error": bool(done.left_over),
     }
     return _page(request, revealed=revealed)
 

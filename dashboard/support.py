@@ -12,13 +12,13 @@ if TYPE_CHECKING:
     from dashboard.access import WorkspaceRequest
 
 # One audit entry per staff member, workspace and page within this window, so htmx
-# polling does not flood the log while every distinct visit is still recorded.
+# polling does not flood the log while every distinct visit is still recorded. htmx
+# requests count like any other: the HX-Request header is the client's to set.
 SUPPORT_VIEW_WINDOW_SECONDS = 15 * 60
 
 
 def support_view_record(request: WorkspaceRequest) -> None:
-    if request.htmx:
-        return
+    """Audit a support staff page view, htmx or not (a header must not hide a visit)."""
     key = f"support_view:{request.workspace.pk}:{request.path}"
     last = request.session.get(key)
     now = time.time()

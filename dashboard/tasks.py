@@ -7,6 +7,7 @@ import logging
 from celery import current_app, shared_task
 from django.utils import timezone
 
+from dashboard.crypto import SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.scheduling import syncs_due, workspaces_configured
 from dashboard.upstream import WorkspaceNotConfigured
@@ -27,8 +28,27 @@ def workspace_syncs_dispatch() -> int:
             if task is None:
                 log.warning("periodic task %s is not registered", sync.task)
                 continue
-            Workspace.objects.filter(pk=workspace.pk).update(**{sync.stamp: now})
-            task.delay(workspace.pk)
+            last = getattr(workspace, sync.stamp)
+            # Only the dispatcher that moves the stamp from the value it read enqueues:
+            # two beats (or a slow one overlapping the next) never send the same sync twice.
+            claimed = Workspace.objects.filter(pk=workspace.pk, **{sync.stamp: last}).update(
+                **{sync.stamp: now}
+            )
+            if not claimed:
+                continue
+            try:
+                task.delay(workspace.pk)
+            except Exception as exc:  # the broker refused: give the slot back for the next beat
+                Workspace.objects.filter(pk=workspace.pk, **{sync.stamp: now}).update(
+                    **{sync.stamp: last}
+                )
+                log.warning(
+                    "could not enqueue %s for workspace %s: %s",
+                    sync.task,
+                    workspace.pk,
+                    type(exc).__name__,
+                )
+                continue
             enqueued += 1
     return enqueued
 
@@ -44,3 +64,7 @@ def usage_sync(workspace_id: int) -> None:
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
         # Already recorded as an error event by the client hook; nothing else to do.
         log.info("usage sync for workspace %s failed: %s", workspace_id, exc)
+    except SecretDecryptionError:
+        # The stored key needs an encryption key this server lacks; retrying cannot help
+        # until an admin pastes the key again (the settings page says so).
+        log.warning("usage sync for workspace %s: the API key cannot be decrypted", workspace_id)

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from dashboard.crypto import SecretDecryptionError
+from dashboard.forms import base_url_normalise, base_url_under_prefix, sandbox_base_url
 from dashboard.models import Workspace
-from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError, UserMe
+from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError, Transport, UserMe
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +31,58 @@ PAUSING_FAMILIES = ("api_key", "billing")
 _MAX_CLIENTS = 64
 _lock = threading.Lock()
 _clients: OrderedDict[tuple[object, ...], SocialAPI] = OrderedDict()
-_transport: httpx.BaseTransport | None = None
+_transport: Transport | None = None
 
 
 class WorkspaceNotConfigured(Exception):
     """The workspace has no API key yet."""
 
 
-def _on_error(workspace_id: int, exc: SocialAPIError) -> None:
+def key_fingerprint(api_key: str) -> str:
+    """Tells keys apart without keeping them (cache keys, stale-client checks)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def blocks_private_networks(base_url: str) -> bool:
+    """Every workspace client connects only to public addresses, except to base URLs the
+    operator allowed on purpose and, where the sandbox is enabled (never in production),
+    to the sandbox and other loopback URLs (a test server on its own port)."""
+    url = base_url_normalise(base_url)
+    if settings.SANDBOX_ENABLED and (url == sandbox_base_url() or _is_loopback(url)):
+        return False
+    return not any(base_url_under_prefix(url, p) for p in settings.SOCIALAPI_ALLOWED_BASE_URLS)
+
+
+def _is_loopback(url: str) -> bool:
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _on_error(workspace_id: int, key_fp: str, exc: SocialAPIError) -> None:
     from events.recording import error_event_record_from_exception
 
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return
-    # Recorded even if the caller's transaction later rolls back: the call did fail.
+    try:  # loads (and decrypts) the deferred key column alone
+        current_fp = key_fingerprint(workspace.api_key) if workspace.api_key else ""
+    except SecretDecryptionError:
+        current_fp = key_fp  # cannot tell: treat it as the current key
+    if current_fp != key_fp:
+        # A client built before an admin saved another key: its failures (a 401 above
+        # all) say nothing about the working key, so nothing is recorded or paused.
+        log.info("ignored %s from a client with a replaced API key", exc.code)
+        return
+    # A savepoint: inside a caller's transaction the event commits or rolls back with
+    # it; a failure while recording undoes only the recording.
     with transaction.atomic():
         error_event_record_from_exception(workspace=workspace, exc=exc)
         if str(exc.family) in PAUSING_FAMILIES and workspace.paused_family != str(exc.family):
@@ -62,8 +103,9 @@ def upstream(workspace: Workspace) -> SocialAPI:
     """The SocialAPI client for this workspace's current configuration."""
     if not workspace.api_key:
         raise WorkspaceNotConfigured(f"workspace {workspace.slug} has no API key")
-    key_fp = hashlib.sha256(workspace.api_key.encode()).hexdigest()
-    cache_key = (workspace.pk, workspace.base_url, workspace.dialect, key_fp, id(_transport))
+    key_fp = key_fingerprint(workspace.api_key)
+    guard = blocks_private_networks(workspace.base_url)
+    cache_key = (workspace.pk, workspace.base_url, workspace.dialect, key_fp, guard, id(_transport))
     with _lock:
         client = _clients.get(cache_key)
         if client is not None:
@@ -77,18 +119,20 @@ def upstream(workspace: Workspace) -> SocialAPI:
             connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
             max_attempts=settings.SOCIALAPI_MAX_ATTEMPTS,
             max_retry_seconds=settings.SOCIALAPI_MAX_RETRY_SECONDS,
+            block_private_networks=guard,
         )
         ws_id = workspace.pk
         client = SocialAPI(
             config,
             transport=_transport,
-            on_error=lambda exc: _on_error(ws_id, exc),
+            on_error=lambda exc: _on_error(ws_id, key_fp, exc),
             on_figures=lambda figures: _on_figures(ws_id, figures),
         )
         _clients[cache_key] = client
         while len(_clients) > _MAX_CLIENTS:
-            _, old = _clients.popitem(last=False)
-            old.close()
+            # Not closed: another thread may be in the middle of a call with it. Its
+            # connection pool is released when the last reference goes.
+            _clients.popitem(last=False)
         return client
 
 
@@ -107,6 +151,7 @@ def upstream_probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
         connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
         max_attempts=min(2, settings.SOCIALAPI_MAX_ATTEMPTS),
         max_retry_seconds=min(5.0, settings.SOCIALAPI_MAX_RETRY_SECONDS),
+        block_private_networks=blocks_private_networks(base_url),
     )
     with SocialAPI(config, transport=_transport) as client:
         # Reference: https://docs.social-api.ai/api-reference/users/me
@@ -122,6 +167,7 @@ def upstream_ok(workspace: Workspace) -> None:
 
 
 def clients_reset() -> None:
+    """Close and forget every cached client (tests, transport changes): no call in flight."""
     with _lock:
         while _clients:
             _, client = _clients.popitem()
@@ -129,7 +175,7 @@ def clients_reset() -> None:
 
 
 @contextlib.contextmanager
-def transport_override(transport: httpx.BaseTransport | None) -> Iterator[None]:
+def transport_override(transport: Transport | None) -> Iterator[None]:
     """Send every upstream call through `transport` (tests, the demo loader)."""
     global _transport
     previous = _transport

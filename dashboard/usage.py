@@ -18,22 +18,27 @@ def usage_latest(*, workspace: Workspace) -> UsageSnapshot | None:
     return UsageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
 
 
-def usage_sync(*, workspace: Workspace) -> UsageSnapshot:
+def usage_sync(*, workspace: Workspace) -> UsageSnapshot | None:
     """Refresh the plan (`users/me`, which answers even when billing is blocked), then
-    take a usage snapshot. A working key lifts an API-key pause; billing stays paused
-    until upstream says the block is gone."""
+    take a usage snapshot; None while billing is blocked (upstream refuses `/usage` with
+    a 402 then, which would only add an error event every run). A working key lifts an
+    API-key pause; billing stays paused until upstream says the block is gone."""
     client = upstream(workspace)
     # Reference: https://docs.social-api.ai/api-reference/users/me
     me = client.users_me()
     now = timezone.now()
+    # An answer without a plan says nothing about the plan: keep the one we know.
+    plan = me.plan or workspace.plan
     Workspace.objects.filter(pk=workspace.pk).update(
-        plan=me.plan or "", plan_checked_at=now, usage_synced_at=now
+        plan=plan, plan_checked_at=now, usage_synced_at=now
     )
+    workspace.plan, workspace.plan_checked_at = plan, now
     if me.billing_blocked:
         if workspace.paused_family != "billing":
             Workspace.objects.filter(pk=workspace.pk).update(paused_family="billing", paused_at=now)
-    else:
-        upstream_ok(workspace)
+            workspace.paused_family, workspace.paused_at = "billing", now
+        return None
+    upstream_ok(workspace)
     # Reference: https://docs.social-api.ai/api-reference/usage
     usage = client.usage()
     return UsageSnapshot.objects.create(

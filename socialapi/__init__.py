@@ -56,6 +56,13 @@ from socialapi.resources import (
     WebhookCreated,
     WebhookEndpoint,
 )
+from socialapi.transport import (
+    BlockedAddress,
+    PublicNetworkTransport,
+    Transport,
+    address_is_public,
+    wsgi_transport,
+)
 from socialapi.webhooks import (
     WebhookSignatureError,
     sign_v1,
@@ -69,6 +76,7 @@ __all__ = [
     "Account",
     "ApiKeyInvalid",
     "BillingBlocked",
+    "BlockedAddress",
     "Classification",
     "ClientConfig",
     "Conflict",
@@ -94,12 +102,14 @@ __all__ = [
     "PlatformThrottled",
     "Post",
     "PostsPage",
+    "PublicNetworkTransport",
     "ReconnectRequired",
     "ServerError",
     "SocialAPI",
     "SocialAPIError",
     "Storage",
     "StorageQuotaExceeded",
+    "Transport",
     "UnknownError",
     "UpstreamUnavailable",
     "Usage",
@@ -108,6 +118,7 @@ __all__ = [
     "WebhookCreated",
     "WebhookEndpoint",
     "WebhookSignatureError",
+    "address_is_public",
     "auth_kind",
     "classify",
     "error_from_response",
@@ -117,4 +128,5 @@ __all__ = [
     "sign_v1",
     "sign_v2",
     "verify_signature",
+    "wsgi_transport",
 ]

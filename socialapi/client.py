@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import httpx
-
 from socialapi.models import (
     Account,
     ConnectedAccount,
@@ -32,6 +30,7 @@ from socialapi.resources import (
     WebhookEndpoint,
 )
 from socialapi.session import ClientConfig, ErrorHook, FiguresHook, Reply, Session, mask_key
+from socialapi.transport import Transport
 from socialapi.values import as_dict, as_int, as_list
 
 __all__ = ["ClientConfig", "SocialAPI"]
@@ -78,7 +77,7 @@ class SocialAPI:
         self,
         config: ClientConfig,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_error: ErrorHook | None = None,
         on_figures: FiguresHook | None = None,
@@ -383,3 +382,13 @@ class SocialAPI:
         # Reference: https://docs.social-api.ai/api-reference — GET /v1/webhooks
         data = self._get("/webhooks")
         return [WebhookEndpoint.from_json(item) for item in as_list(as_dict(data).get("data"))]
+
+    def webhooks_delete(self, webhook_id: str) -> bool:
+        """Remove a webhook endpoint: True if deleted now, False if it was already gone."""
+        # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/webhooks/{id}
+        reply = self._session.request(
+            "DELETE", "/webhooks/{id}", path_params={"id": webhook_id}, accept=(404,)
+        )
+        if reply.response.status_code != 404:
+            return True
+        return self._session.gone_or_raise(reply)

@@ -128,7 +128,8 @@ STATUS_FAMILIES: dict[int, Family] = {
     404: F.NOT_FOUND,
     409: F.CONFLICT,
     422: F.VALIDATION,
-    429: F.PLATFORM_THROTTLE,
+    # No 429: it is either a monthly allowance (never retry) or a platform throttle (retry,
+    # banner naming the platform). Without a known code neither can be claimed: unknown.
     501: F.NOT_SUPPORTED,
 }
 
@@ -136,6 +137,7 @@ _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 _KEY_PATTERN = re.compile(r"sapi_key_[A-Za-z0-9]+")
 MAX_BODY_BYTES = 8 * 1024
 MAX_MESSAGE_CHARS = 2000
+MAX_JSON_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -319,3 +321,19 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, "[redacted]")
     return _KEY_PATTERN.sub("sapi_key_[redacted]", text)
+
+
+def redact_json(value: Any, secrets: tuple[str, ...] = (), *, depth: int = 0) -> Any:
+    """Return a JSON value with `redact` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if depth >= MAX_JSON_DEPTH and isinstance(value, dict | list):
+        return "[too deep]"
+    if isinstance(value, dict):
+        return {
+            redact(str(key), secrets): redact_json(item, secrets, depth=depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_json(item, secrets, depth=depth + 1) for item in value]
+    return value

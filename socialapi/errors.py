@@ -19,6 +19,7 @@ from socialapi.codes import (
     parse_error_body,
     parse_retry_after,
     redact,
+    redact_json,
 )
 
 __all__ = [
@@ -266,20 +267,22 @@ def error_from_response(
 ) -> SocialAPIError:
     """Build the exception for an error response, picking the class by family."""
     parsed = parse_error_body(status, body, headers)
+    # Upstream may echo the key anywhere it was sent: scrub every string it chose.
     message = redact(parsed.message, secrets)
-    meta_platform = parsed.meta.get("platform")
+    raw_code = redact(parsed.raw_code, secrets) if parsed.raw_code is not None else None
+    request_id = redact(parsed.request_id, secrets) if parsed.request_id is not None else None
+    meta: dict[str, Any] = redact_json(parsed.meta, secrets)
+    meta_platform = meta.get("platform")
     hint = platform or (meta_platform if isinstance(meta_platform, str) else None)
-    found = classify(
-        parsed.raw_code, status, message=message, platform=hint, dialect=parsed.dialect
-    )
+    found = classify(raw_code, status, message=message, platform=hint, dialect=parsed.dialect)
     cls = FAMILY_CLASSES.get(found.family, UnknownError)
     return cls(
         status=status,
         code=found.code,
-        raw_code=parsed.raw_code,
+        raw_code=raw_code,
         message=message,
-        meta=parsed.meta,
-        request_id=parsed.request_id,
+        meta=meta,
+        request_id=request_id,
         family=found.family,
         platform=found.platform,
         method=method,
@@ -294,7 +297,7 @@ def error_from_response(
 
 
 def network_error(
-    code: Literal["network.timeout", "network.connection_error"],
+    code: Literal["network.timeout", "network.connection_error", "network.blocked_address"],
     detail: str,
     *,
     method: str = "",

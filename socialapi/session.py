@@ -19,10 +19,12 @@ from socialapi.errors import (
     Family,
     SocialAPIError,
     UnknownError,
+    ValidationFailed,
     error_from_response,
     network_error,
 )
 from socialapi.models import FreshFigures
+from socialapi.transport import BlockedAddress, PublicNetworkTransport, Transport
 
 logger = logging.getLogger("socialapi")
 
@@ -37,6 +39,9 @@ MAYBE_SENT: tuple[type[Exception], ...] = (
     httpx.RemoteProtocolError,
 )
 RETRY_FAMILIES = frozenset({Family.SERVER, Family.PLATFORM_THROTTLE})
+# Path parameter values that would leave their path once httpx normalises the URL
+# ("/media/.." is "/"), or that no upstream id ever is.
+DOT_SEGMENTS = frozenset({"", ".", ".."})
 
 ErrorHook = Callable[[SocialAPIError], None]
 FiguresHook = Callable[[FreshFigures], None]
@@ -57,6 +62,10 @@ class ClientConfig:
     max_retry_seconds: float = 30.0
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
+    # Connect only to public internet addresses (checked on the resolved address, so DNS
+    # tricks and rebinding are caught). Applies to the network transport the client
+    # builds; a transport passed in (tests, in-process sandbox) is used as given.
+    block_private_networks: bool = False
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_key.isascii() or not self.api_key.isprintable():
@@ -71,6 +80,11 @@ def mask_key(key: str) -> str:
     prefix = "sapi_key_" if key.startswith("sapi_key_") else ""
     tail = key[-4:] if len(key) - len(prefix) >= 16 else ""
     return f"{prefix}…{tail}"
+
+
+def _path_param_ok(value: str) -> bool:
+    """True for a value that stays one path segment whatever normalises the URL."""
+    return value not in DOT_SEGMENTS and "/" not in value and "\\" not in value
 
 
 def new_request_id() -> str:
@@ -98,7 +112,7 @@ class Session:
         self,
         config: ClientConfig,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_error: ErrorHook | None = None,
         on_figures: FiguresHook | None = None,
@@ -112,6 +126,8 @@ class Session:
         self._clock = clock
         self.on_error = on_error
         self.on_figures = on_figures
+        if transport is None and config.block_private_networks:
+            transport = PublicNetworkTransport()
         self._http = httpx.Client(
             base_url=config.base_url.rstrip("/") + "/",
             headers={
@@ -122,6 +138,8 @@ class Session:
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             follow_redirects=False,
             transport=transport,
+            # Environment proxies would connect on our behalf, past the address check.
+            trust_env=not config.block_private_networks,
         )
 
     def close(self) -> None:
@@ -142,6 +160,19 @@ class Session:
     ) -> Reply:
         """Send one call, retrying where safe; `accept` lists non-2xx answers to return."""
         pp = {key: str(value) for key, value in (path_params or {}).items()}
+        bad = [key for key, value in pp.items() if not _path_param_ok(value)]
+        if bad:
+            # Never sent: DELETE /media/.. would be DELETE /v1 after normalisation.
+            refused = ValidationFailed(
+                status=None,
+                code="request.invalid_path_param",
+                message=f"refused to send: unusable value for path parameter {bad[0]!r}",
+                method=method,
+                endpoint=endpoint,
+                path=endpoint,
+                path_params={key: redact(value, self._secrets)[:100] for key, value in pp.items()},
+            )
+            raise self.fail(refused, 0)
         path = endpoint.format(**{key: quote(value, safe="") for key, value in pp.items()})
         query = {key: value for key, value in (params or {}).items() if value is not None}
         idempotent = method in IDEMPOTENT_METHODS
@@ -162,6 +193,15 @@ class Session:
             except httpx.RequestError as exc:
                 failure, retryable = self._transport_failure(exc, idempotent)
                 failure.request_id = request_id
+            except BlockedAddress as exc:
+                # Refused before connecting: the key never left. Retrying cannot help.
+                failure = network_error(
+                    "network.blocked_address",
+                    str(exc),
+                    request_id=request_id,
+                    secrets=self._secrets,
+                )
+                retryable = False
             else:
                 self._report_figures(response)
                 if response.is_success or response.status_code in accept:

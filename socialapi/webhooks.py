@@ -53,8 +53,13 @@ def verify_signature(
     *,
     now: float | None = None,
     tolerance: int = 300,
+    require_v2: bool = True,
 ) -> str:
-    """Return "v2" or "v1" for a genuine delivery; raise WebhookSignatureError otherwise."""
+    """Return "v2" or "v1" for a genuine delivery; raise WebhookSignatureError otherwise.
+
+    A v1 signature covers the body only, so a captured delivery verifies forever: it is
+    accepted only with `require_v2=False` (senders that cannot sign v2, e.g. the legacy API).
+    """
     if not secret:
         raise WebhookSignatureError("no_secret")
     lowered = {str(key).lower(): str(value) for key, value in headers.items()}
@@ -77,6 +82,9 @@ def verify_signature(
     signature_v1 = lowered.get(SIGNATURE)
     if signature_v1 is None:
         raise WebhookSignatureError("missing_signature")
+    if require_v2:
+        # Checked before the HMAC so a dropped V2 header never gets a verdict on v1.
+        raise WebhookSignatureError("v2_required")
     if not _matches(sign_v1(secret, body), signature_v1):
         raise WebhookSignatureError("bad_signature")
     return "v1"

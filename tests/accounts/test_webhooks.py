@@ -68,6 +68,8 @@ def send(
 def test_signed_deliveries_are_stored_and_processed(
     client, hooked, make_account, sign, django_capture_on_commit_callbacks
 ):
+    if sign == "v1":  # v1 alone is accepted only from workspaces on the legacy API
+        Workspace.objects.filter(pk=hooked.pk).update(dialect=Workspace.Dialect.LEGACY)
     account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
     body = body_of(
         "account.disconnected",
@@ -90,7 +92,7 @@ def test_signed_deliveries_are_stored_and_processed(
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
-        ("bad_v1", "bad_signature"),
+        ("bad_v1", "v2_required"),  # current API: a v1-only delivery could be a replay
         ("bad_v2", "bad_signature"),
         ("stale", "stale_timestamp"),
         ("future", "stale_timestamp"),
@@ -431,3 +433,16 @@ def test_a_refresh_without_an_api_key_is_noted_not_crashed(
             == 200
         )
     assert WebhookDelivery.objects.get().outcome == "refresh skipped: the workspace has no API key"
+
+
+def test_a_legacy_workspace_accepts_only_a_valid_v1_signature(client, hooked, make_account):
+    Workspace.objects.filter(pk=hooked.pk).update(dialect=Workspace.Dialect.LEGACY)
+    hooked.refresh_from_db()
+    account = make_account()
+    body = body_of("account.disconnected", account_id=account.upstream_id)
+    response = send(
+        client, hooked, body, sign="none", HTTP_X_SOCIALAPI_SIGNATURE="sha256=" + "0" * 64
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "bad_signature"
+    assert not WebhookDelivery.objects.filter(signature="v1").exists()

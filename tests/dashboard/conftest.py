@@ -15,10 +15,16 @@ from dashboard.upstream import transport_override
 
 @dataclass
 class FakeUpstream:
-    """Answers by (method, path suffix); records every request. Unscripted calls get a 500."""
+    """Answers by (method, path suffix); records every request. An unscripted call fails
+    the test: it raises AssertionError in the caller and again when the test ends (in case
+    the code under test swallowed it)."""
 
     replies: dict[tuple[str, str], Any] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+    unscripted: list[str] = field(default_factory=list)
+    # For tests about something else than upstream (the access matrix): the answer to
+    # every unscripted call, instead of failing the test.
+    otherwise: tuple[int, Any] | None = None
 
     def on(
         self,
@@ -29,12 +35,17 @@ class FakeUpstream:
         *,
         error: type[Exception] | None = None,
     ) -> None:
-        self.replies[(method, path)] = (status, body, error)
+        self.replies[(method, path)] = [(status, body, error)]
+
+    def then(self, method: str, path: str, status: int = 200, body: Any = None) -> None:
+        """Answer the next call differently; the last answer keeps being given."""
+        self.replies[(method, path)].append((status, body, None))
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        for (method, path), (status, body, error) in self.replies.items():
+        for (method, path), answers in self.replies.items():
             if request.method == method and request.url.path.endswith(path):
+                status, body, error = answers.pop(0) if len(answers) > 1 else answers[0]
                 if error is not None:
                     raise error("scripted failure", request=request)
                 content = (
@@ -45,9 +56,12 @@ class FakeUpstream:
                 return httpx.Response(
                     status, content=content, headers={"Content-Type": "application/json"}
                 )
-        return httpx.Response(
-            500, json={"error": {"code": "system.internal", "message": "unscripted call"}}
-        )
+        if self.otherwise is not None:
+            status, body = self.otherwise
+            return httpx.Response(status, json=body)
+        call = f"{request.method} {request.url.path}"
+        self.unscripted.append(call)
+        raise AssertionError(f"unscripted upstream call: {call}")
 
     def calls(self, method: str, path: str) -> list[httpx.Request]:
         return [r for r in self.requests if r.method == method and r.url.path.endswith(path)]
@@ -59,6 +73,7 @@ def fake_upstream(settings: Any) -> Iterator[FakeUpstream]:
     fake = FakeUpstream()
     with transport_override(httpx.MockTransport(fake.handler)):
         yield fake
+    assert not fake.unscripted, f"unscripted upstream calls: {fake.unscripted}"
 
 
 def users_me(plan: str = "free", **extra: Any) -> dict[str, Any]:

@@ -70,21 +70,115 @@ def test_audit_entries_can_be_read_but_not_added_changed_or_deleted(as_superuser
     assert AuditEvent.objects.get(pk=entry.pk).action == "api_key.change"
 
 
-def test_the_admin_applies_the_base_url_guard(as_superuser, workspace):
-    url = reverse("admin:dashboard_workspace_change", args=[workspace.pk])
-    data = {
+def workspace_form(**overrides):
+    return {
         "name": "Acme",
         "slug": "acme",
-        "base_url": "https://169.254.169.254/latest",
+        "base_url": "https://api.social-api.ai/v1",
         "dialect": "current",
         "health_sync_minutes": 10,
         "storage_sync_minutes": 15,
         "memberships-TOTAL_FORMS": 0,
         "memberships-INITIAL_FORMS": 0,
+        **overrides,
     }
-    response = as_superuser.post(url, data)
-    assert response.status_code == 200
-    assert "private network" in response.content.decode()
+
+
+def test_the_admin_applies_the_base_url_guard_to_a_new_workspace(as_superuser, db):
     from dashboard.models import Workspace
 
-    assert Workspace.objects.get(pk=workspace.pk).base_url == "https://api.social-api.ai/v1"
+    response = as_superuser.post(
+        reverse("admin:dashboard_workspace_add"),
+        workspace_form(slug="new", base_url="https://169.254.169.254/latest"),
+    )
+    assert response.status_code == 200
+    assert "private network" in response.content.decode()
+    assert not Workspace.objects.filter(slug="new").exists()
+
+
+def test_creating_a_workspace_in_the_admin_is_audited(as_superuser, db):
+    from dashboard.models import Workspace
+
+    response = as_superuser.post(
+        reverse("admin:dashboard_workspace_add"), workspace_form(name="New", slug="new")
+    )
+    assert response.status_code == 302
+    workspace = Workspace.objects.get(slug="new")
+    entry = AuditEvent.objects.get(workspace=workspace, action="workspace.create")
+    assert entry.actor_label == "root"
+
+
+def test_the_admin_cannot_change_a_workspaces_base_url_or_api_version(as_superuser, workspace):
+    from dashboard.models import Workspace
+
+    url = reverse("admin:dashboard_workspace_change", args=[workspace.pk])
+    html = as_superuser.get(url).content.decode()
+    assert 'name="base_url"' not in html
+    assert 'name="dialect"' not in html
+
+    response = as_superuser.post(
+        url,
+        workspace_form(name="Acme Inc", base_url="https://collector.example/v1", dialect="legacy"),
+    )
+
+    assert response.status_code == 302
+    saved = Workspace.objects.get(pk=workspace.pk)
+    assert (saved.name, saved.base_url, saved.dialect) == (
+        "Acme Inc",
+        "https://api.social-api.ai/v1",
+        "current",
+    )
+
+
+def test_the_admin_cannot_change_roles_or_remove_people(as_superuser, workspace, admin):
+    from dashboard.models import Membership
+
+    url = reverse("admin:dashboard_workspace_change", args=[workspace.pk])
+    membership = Membership.objects.get(user=admin)
+    html = as_superuser.get(url).content.decode()
+    assert 'name="memberships-0-role"' not in html
+    assert 'name="memberships-0-DELETE"' not in html
+
+    as_superuser.post(
+        url,
+        workspace_form(
+            **{
+                "memberships-TOTAL_FORMS": 1,
+                "memberships-INITIAL_FORMS": 1,
+                "memberships-0-id": membership.pk,
+                "memberships-0-workspace": workspace.pk,
+                "memberships-0-user": admin.pk,
+                "memberships-0-role": "member",
+                "memberships-0-DELETE": "on",
+            }
+        ),
+    )
+
+    assert Membership.objects.get(pk=membership.pk).role == "admin"
+
+
+def test_adding_someone_in_the_admin_is_audited(as_superuser, workspace):
+    from dashboard.models import Membership
+    from tests.conftest import make_user
+
+    carol = make_user("carol")
+    response = as_superuser.post(
+        reverse("admin:dashboard_workspace_change", args=[workspace.pk]),
+        workspace_form(
+            **{
+                "memberships-TOTAL_FORMS": 1,
+                "memberships-0-user": carol.pk,
+                "memberships-0-role": "admin",
+                "memberships-0-alert_accounts": "on",
+            }
+        ),
+    )
+
+    assert response.status_code == 302
+    assert Membership.objects.get(user=carol, workspace=workspace).role == "admin"
+    entry = AuditEvent.objects.get(workspace=workspace, action="member.add")
+    assert (entry.actor_label, entry.target_label, entry.detail["role"]) == (
+        "root",
+        "carol",
+        "admin",
+    )

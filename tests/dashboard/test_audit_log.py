@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
 from dashboard.audit import audit_record
@@ -177,6 +178,55 @@ def test_support_visits_are_recorded_and_shown_to_the_workspace_admins(
     assert "Support staff visits" in html
     assert "<strong>sam</strong>: 2 page views" in html
     assert "/w/acme/settings/" in html
+
+
+@pytest.mark.parametrize("page", ["overview", "settings", "audit"])
+def test_a_support_view_sent_as_htmx_is_audited_like_any_other(as_support, workspace, page):
+    response = as_support.get(reverse(page, args=[workspace.slug]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    entry = AuditEvent.objects.get(workspace=workspace, action="support.view")
+    assert (entry.actor_label, entry.target_label) == ("sam", reverse(page, args=[workspace.slug]))
+    # Polling the same page stays one entry within the window.
+    as_support.get(reverse(page, args=[workspace.slug]), HTTP_HX_REQUEST="true")
+    assert AuditEvent.objects.filter(workspace=workspace, action="support.view").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "remote", "expected"),
+    [
+        (0, "203.0.113.9", "198.51.100.7", "198.51.100.7"),  # no proxy: the header is ignored
+        (1, "203.0.113.9", "10.0.0.2", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "10.0.0.2", "203.0.113.9"),  # only one hop is trusted
+        (2, "203.0.113.9, 10.0.0.3", "10.0.0.2", "203.0.113.9"),
+        (1, "203.0.113.9:5123", "10.0.0.2", "203.0.113.9"),
+        (1, "[2001:db8::1]:443", "10.0.0.2", "2001:db8::1"),
+        (1, "not-an-ip", "10.0.0.2", "10.0.0.2"),
+        (1, "999.1.1.1", "10.0.0.2", "10.0.0.2"),
+        (2, "203.0.113.9", "10.0.0.2", "10.0.0.2"),  # fewer hops than proxies
+        (0, "", "garbage", None),
+        (0, "", "", None),
+    ],
+)
+def test_the_client_ip_is_always_a_valid_address_or_none(
+    rf, settings, proxies, forwarded, remote, expected
+):
+    from dashboard.audit import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
+
+    assert client_ip(request) == expected
+
+
+def test_a_forged_forwarded_header_is_stored_as_the_proxy_address(rf, settings, workspace):
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="'; DROP TABLE", REMOTE_ADDR="10.0.0.2")
+    request.user = AnonymousUser()
+
+    entry = audit_record(action="thing.do", workspace=workspace, request=request)
+
+    assert AuditEvent.objects.get(pk=entry.pk).ip == "10.0.0.2"
 
 
 def test_the_log_has_no_update_or_delete_path(workspace):

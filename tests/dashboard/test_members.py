@@ -147,6 +147,60 @@ def test_a_taken_username_is_refused(as_admin, workspace, client, member):
     assert "username is taken" in response.content.decode()
 
 
+def test_a_username_taken_by_a_concurrent_sign_up_is_refused_not_a_500(
+    as_admin, workspace, client, monkeypatch
+):
+    from dashboard.forms import InvitationSignupForm
+
+    path = path_of(link_from(invite(as_admin, workspace)))
+    checked = InvitationSignupForm._post_clean
+
+    def other_sign_up_wins(self):
+        checked(self)  # every check passed: "carol" was free a moment ago
+        User.objects.create_user(username="carol", password="x")
+
+    monkeypatch.setattr(InvitationSignupForm, "_post_clean", other_sign_up_wins)
+
+    response = client.post(
+        path,
+        {
+            "username": "carol",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "username is taken" in response.content.decode()
+    assert User.objects.filter(username="carol").count() == 1
+    assert Invitation.objects.get().state == "pending"
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_invitation_page_works_when_the_workspace_secrets_cannot_be_decrypted(
+    as_admin, workspace, client, settings
+):
+    from cryptography.fernet import Fernet
+
+    path = path_of(link_from(invite(as_admin, workspace)))
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the key was lost
+
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "Join Acme" in page.content.decode()
+
+    response = client.post(
+        path,
+        {
+            "username": "carol",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+        },
+    )
+    assert response.status_code == 302
+    assert Membership.objects.filter(user__username="carol", workspace=workspace).exists()
+
+
 def test_a_signed_in_person_joins_with_one_click(as_admin, workspace, outsider, as_outsider):
     path = path_of(link_from(invite(as_admin, workspace, email=outsider.email)))
     page = as_outsider.get(path).content.decode()

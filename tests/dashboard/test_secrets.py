@@ -205,6 +205,7 @@ def test_secrets_never_reach_logs_task_arguments_or_pages(
         lambda self, args=None, kwargs=None, **o: enqueued.append((self.name, args, kwargs)),
     )
     fake_upstream.on("GET", "/users/me", 200, users_me())
+    fake_upstream.on("GET", "/webhooks", 200, {"count": 0, "data": []})
     fake_upstream.on(
         "POST", "/webhooks", 201, {"id": "wh_1", "url": "x", "events": [], "secret": WEBHOOK_SECRET}
     )

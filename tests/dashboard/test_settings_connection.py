@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from django.urls import reverse
@@ -138,6 +140,13 @@ def test_it_refuses_a_malformed_key_without_calling_upstream(as_admin, workspace
     [
         ("http://api.social-api.ai/v1", "https"),
         ("https://10.0.0.5/v1", "private network"),
+        ("https://127.1/v1", "private network"),
+        ("https://0x7f.0.0.1/v1", "private network"),
+        ("https://0177.0.0.1/v1", "private network"),
+        ("https://2130706433/v1", "private network"),
+        ("https://[::ffff:127.0.0.1]/v1", "private network"),
+        ("https://localhost./v1", "private network"),
+        ("https://010.8.8.8/v1", "Write this address as 8.8.8.8"),
         ("https://169.254.169.254/latest", "private network"),
         ("https://[::1]/v1", "private network"),
         ("https://localhost/v1", "private network"),
@@ -152,7 +161,8 @@ def test_it_refuses_a_malformed_key_without_calling_upstream(as_admin, workspace
 def test_it_refuses_base_urls_that_could_reach_private_hosts(
     as_admin, workspace, fake_upstream, url, words
 ):
-    response = post_connection(as_admin, workspace, base_url=url)
+    # With a key pasted: the refusal comes from the URL guard, not the key rule.
+    response = post_connection(as_admin, workspace, base_url=url, api_key=NEW_KEY)
     assert response.status_code == 400
     assert words in response.content.decode()
     assert Workspace.objects.get(pk=workspace.pk).base_url == "https://api.social-api.ai/v1"
@@ -173,21 +183,80 @@ def test_it_honours_the_operators_allowed_base_urls_at_a_path_boundary(
     other = post_connection(as_admin, workspace, base_url="https://api.example.com/v1")
     assert other.status_code == 400
 
-    ok = post_connection(as_admin, workspace, base_url="https://proxy.acme.test/socialapi/v1/")
+    ok = post_connection(
+        as_admin, workspace, base_url="https://proxy.acme.test/socialapi/v1/", api_key=NEW_KEY
+    )
     assert ok.status_code == 302
     assert Workspace.objects.get(pk=workspace.pk).base_url == "https://proxy.acme.test/socialapi/v1"
     [call] = fake_upstream.calls("GET", "/users/me")
     assert str(call.url) == "https://proxy.acme.test/socialapi/v1/users/me"
 
 
-def test_it_tests_the_saved_key_against_a_new_base_url(as_admin, workspace, fake_upstream):
-    fake_upstream.on("GET", "/users/me", 401, error_body("auth.invalid_key"))
-    response = post_connection(as_admin, workspace, base_url="https://eu.social-api.example/v1")
+def test_it_never_sends_the_saved_key_to_a_new_base_url(as_admin, workspace, fake_upstream):
+    # An admin who could probe any host with the saved key could read the write-only key.
+    response = post_connection(as_admin, workspace, base_url="https://collector.example/v1")
+
     assert response.status_code == 400
+    assert "Paste the API key again to use a new base URL" in response.content.decode()
+    assert fake_upstream.requests == []
+    saved = Workspace.objects.get(pk=workspace.pk)
+    assert (saved.base_url, saved.api_key) == ("https://api.social-api.ai/v1", TEST_API_KEY)
+    assert not AuditEvent.objects.filter(action="settings.connection_change").exists()
+
+
+def test_a_new_base_url_is_tested_with_the_key_pasted_along_with_it(
+    as_admin, workspace, fake_upstream
+):
+    fake_upstream.on("GET", "/users/me", 200, users_me())
+
+    response = post_connection(
+        as_admin, workspace, base_url="https://eu.social-api.example/v1", api_key=TEST_API_KEY
+    )
+
+    assert response.status_code == 302
     [call] = fake_upstream.calls("GET", "/users/me")
     assert str(call.url) == "https://eu.social-api.example/v1/users/me"
     assert call.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+    assert Workspace.objects.get(pk=workspace.pk).base_url == "https://eu.social-api.example/v1"
+
+
+def test_a_rejected_key_at_a_new_base_url_changes_nothing(as_admin, workspace, fake_upstream):
+    fake_upstream.on("GET", "/users/me", 401, error_body("auth.invalid_key"))
+
+    response = post_connection(
+        as_admin, workspace, base_url="https://eu.social-api.example/v1", api_key=TEST_API_KEY
+    )
+
+    assert response.status_code == 400
     assert Workspace.objects.get(pk=workspace.pk).base_url == "https://api.social-api.ai/v1"
+
+
+def test_the_saved_key_may_go_back_to_the_default_base_url_without_pasting_it(
+    as_admin, workspace, fake_upstream
+):
+    Workspace.objects.filter(pk=workspace.pk).update(base_url="https://eu.social-api.example/v1")
+    workspace.refresh_from_db()
+    fake_upstream.on("GET", "/users/me", 200, users_me())
+
+    response = post_connection(as_admin, workspace, base_url="https://api.social-api.ai/v1")
+
+    assert response.status_code == 302
+    [call] = fake_upstream.calls("GET", "/users/me")
+    assert str(call.url) == "https://api.social-api.ai/v1/users/me"
+    assert call.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+
+
+def test_the_saved_key_may_go_to_the_enabled_sandbox_without_pasting_it(
+    as_admin, workspace, fake_upstream, settings
+):
+    settings.SANDBOX_ENABLED = True
+    fake_upstream.on("GET", "/users/me", 200, users_me())
+
+    response = post_connection(as_admin, workspace, base_url=settings.SANDBOX_BASE_URL)
+
+    assert response.status_code == 302
+    [call] = fake_upstream.calls("GET", "/users/me")
+    assert call.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
 
 
 def test_it_accepts_the_sandbox_only_when_the_sandbox_is_enabled(
@@ -208,7 +277,9 @@ def test_it_accepts_the_sandbox_only_when_the_sandbox_is_enabled(
 
 def test_it_explains_a_base_url_without_the_api_path(as_admin, workspace, fake_upstream):
     fake_upstream.on("GET", "/users/me", 404, b"<html>Not Found</html>")
-    response = post_connection(as_admin, workspace, base_url="https://api.example.com")
+    response = post_connection(
+        as_admin, workspace, base_url="https://api.example.com", api_key=NEW_KEY
+    )
     assert response.status_code == 400
     assert "ends in /v1" in response.content.decode()
 
@@ -292,3 +363,30 @@ def test_the_settings_page_costs_a_constant_number_of_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = as_admin.get(url)
     assert response.content.decode().count("Change role") >= 15
+
+
+def test_a_host_name_leading_to_a_private_address_is_refused_before_the_key_is_sent(
+    as_admin, workspace, monkeypatch
+):
+    # No scripted transport: the real one, with the public-network guard, is in use.
+    # 127.0.0.1.nip.io passes the form (it is a public name) but resolves to loopback.
+    opened = []
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))
+        ],
+    )
+    monkeypatch.setattr(
+        socket, "create_connection", lambda address, *a, **k: opened.append(address)
+    )
+
+    response = post_connection(
+        as_admin, workspace, base_url="https://127.0.0.1.nip.io/v1", api_key=NEW_KEY
+    )
+
+    assert response.status_code == 400
+    assert "leads to a private network address" in response.content.decode()
+    assert opened == []
+    assert Workspace.objects.get(pk=workspace.pk).base_url == "https://api.social-api.ai/v1"

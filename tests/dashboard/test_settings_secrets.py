@@ -15,6 +15,30 @@ from tests.dashboard.conftest import error_body
 pytestmark = pytest.mark.django_db
 
 WEBHOOK_SECRET = "whsec_" + "9f" * 20
+NO_ENDPOINTS = {"count": 0, "data": []}
+
+
+def endpoints(*items):
+    """A GET /webhooks answer: (id, url) or (id, url, is_active) per endpoint."""
+    data = [
+        {
+            "id": i[0],
+            "url": i[1],
+            "events": ["post.failed"],
+            "is_active": i[2] if len(i) > 2 else True,
+        }
+        for i in items
+    ]
+    return {"count": len(data), "data": data}
+
+
+def created(endpoint_id="wh_new", secret=WEBHOOK_SECRET, workspace=None):
+    return {
+        "id": endpoint_id,
+        "url": webhook_url(workspace) if workspace else "x",
+        "events": ["account.connected"],
+        "secret": secret,
+    }
 
 
 def url(name, workspace):
@@ -35,6 +59,7 @@ def test_it_shows_the_exact_webhook_url_to_register(as_admin, workspace, setting
 def test_registering_the_webhook_stores_the_secret_encrypted_and_shows_it_once(
     as_admin, workspace, fake_upstream
 ):
+    fake_upstream.on("GET", "/webhooks", 200, NO_ENDPOINTS)
     fake_upstream.on(
         "POST",
         "/webhooks",
@@ -70,6 +95,7 @@ def test_registering_the_webhook_stores_the_secret_encrypted_and_shows_it_once(
 def test_it_explains_when_socialapi_cannot_reach_the_webhook_url(
     as_admin, workspace, fake_upstream
 ):
+    fake_upstream.on("GET", "/webhooks", 200, NO_ENDPOINTS)
     fake_upstream.on(
         "POST",
         "/webhooks",
@@ -88,10 +114,102 @@ def test_it_explains_when_socialapi_cannot_reach_the_webhook_url(
 def test_it_explains_when_registration_fails_because_socialapi_is_down(
     as_admin, workspace, fake_upstream
 ):
-    fake_upstream.on("POST", "/webhooks", error=httpx.ConnectError)
+    fake_upstream.on("GET", "/webhooks", error=httpx.ConnectError)
     response = as_admin.post(url("settings_webhook_register", workspace), follow=True)
     assert "could not be reached" in response.content.decode()
     assert Workspace.objects.get(pk=workspace.pk).webhook_registered_at is None
+
+
+def test_registering_again_creates_no_second_endpoint_when_ours_is_active(
+    as_admin, workspace, fake_upstream
+):
+    Workspace.objects.filter(pk=workspace.pk).update(webhook_id="wh_1")
+    workspace.webhook_secret = WEBHOOK_SECRET
+    workspace.save(update_fields=["webhook_secret"])
+    fake_upstream.on(
+        "GET",
+        "/webhooks",
+        200,
+        endpoints(("wh_other", "https://elsewhere.example/h"), ("wh_1", webhook_url(workspace))),
+    )
+
+    response = as_admin.post(url("settings_webhook_register", workspace), follow=True)
+
+    assert "Already registered with SocialAPI (endpoint wh_1)" in response.content.decode()
+    assert fake_upstream.calls("POST", "/webhooks") == []
+    assert Workspace.objects.get(pk=workspace.pk).webhook_secret == WEBHOOK_SECRET
+    assert not AuditEvent.objects.filter(action="webhook.register").exists()
+
+
+def test_registering_again_without_a_usable_secret_replaces_the_old_endpoint(
+    as_admin, workspace, fake_upstream
+):
+    # The secret was lost (never stored): a new endpoint is the only way to get one, and
+    # the old one for the same URL is deleted so events do not arrive twice.
+    mine = webhook_url(workspace)
+    fake_upstream.on(
+        "GET",
+        "/webhooks",
+        200,
+        endpoints(("wh_old", mine), ("wh_other", "https://elsewhere.example/h")),
+    )
+    fake_upstream.then(
+        "GET",
+        "/webhooks",
+        200,
+        endpoints(("wh_new", mine), ("wh_other", "https://elsewhere.example/h")),
+    )
+    fake_upstream.on("POST", "/webhooks", 201, created(workspace=workspace))
+    fake_upstream.on("DELETE", "/webhooks/wh_old", 200, {"success": True})
+
+    response = as_admin.post(url("settings_webhook_register", workspace))
+
+    assert response.status_code == 200
+    assert WEBHOOK_SECRET in response.content.decode()
+    assert "older endpoint (wh_old) was removed" in response.content.decode()
+    assert len(fake_upstream.calls("DELETE", "/webhooks/wh_old")) == 1
+    assert [r.url.path for r in fake_upstream.requests if r.method == "DELETE"] == [
+        "/v1/webhooks/wh_old"
+    ]
+    saved = Workspace.objects.get(pk=workspace.pk)
+    assert (saved.webhook_id, saved.webhook_secret) == ("wh_new", WEBHOOK_SECRET)
+    entry = AuditEvent.objects.get(action="webhook.register")
+    assert entry.detail["replaced"] == ["wh_old"]
+
+
+def test_an_inactive_endpoint_for_our_url_is_replaced_even_with_a_stored_secret(
+    as_admin, workspace, fake_upstream
+):
+    workspace.webhook_secret = WEBHOOK_SECRET
+    workspace.save(update_fields=["webhook_secret"])
+    fake_upstream.on("GET", "/webhooks", 200, endpoints(("wh_off", webhook_url(workspace), False)))
+    fake_upstream.then("GET", "/webhooks", 200, endpoints(("wh_new", webhook_url(workspace))))
+    fake_upstream.on("POST", "/webhooks", 201, created(secret="whsec_" + "aa" * 20))
+    fake_upstream.on("DELETE", "/webhooks/wh_off", 200, {"success": True})
+
+    response = as_admin.post(url("settings_webhook_register", workspace))
+
+    assert response.status_code == 200
+    assert Workspace.objects.get(pk=workspace.pk).webhook_id == "wh_new"
+    assert len(fake_upstream.calls("DELETE", "/webhooks/wh_off")) == 1
+
+
+def test_when_socialapi_keeps_the_old_endpoint_the_admin_is_told_to_delete_it(
+    as_admin, workspace, fake_upstream
+):
+    fake_upstream.on("GET", "/webhooks", 200, endpoints(("wh_old", webhook_url(workspace))))
+    fake_upstream.on("POST", "/webhooks", 201, created(workspace=workspace))
+    # Like the sandbox: no DELETE route, so a JSON 404 that looks like "already gone".
+    fake_upstream.on("DELETE", "/webhooks/wh_old", 404, error_body("resource.not_found"))
+
+    response = as_admin.post(url("settings_webhook_register", workspace))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert WEBHOOK_SECRET in html
+    assert "SocialAPI kept the older endpoint (wh_old)" in html
+    assert Workspace.objects.get(pk=workspace.pk).webhook_id == "wh_new"
+    assert AuditEvent.objects.get(action="webhook.register").detail["left_over"] == ["wh_old"]
 
 
 def test_registering_needs_an_api_key(as_admin, workspace, fake_upstream):

@@ -65,6 +65,40 @@ def test_the_lock_does_not_spill_over_to_other_people_or_networks(client, admin,
     assert attempt(Client(), "bob", "bob").status_code == 302  # bob on the same network
 
 
+def test_behind_a_trusted_proxy_the_lock_follows_the_forwarded_client_ip(client, admin, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+
+    def through_proxy(password, forwarded):
+        return client.post(
+            LOGIN,
+            {"username": "alice", "password": password},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        through_proxy("wrong", "198.51.100.7")
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.7"}
+    assert through_proxy("alice", "198.51.100.7").status_code == 429
+    # Everyone else behind the same proxy is not locked out with that one client.
+    assert through_proxy("alice", "203.0.113.50").status_code == 302
+
+
+def test_a_garbled_forwarded_header_falls_back_to_the_proxy_address(client, admin, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client.post(
+        LOGIN,
+        {"username": "alice", "password": "wrong"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="<script>, not-an-ip",
+    )
+
+    assert response.status_code == 200
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["10.0.0.2"]
+
+
 def test_the_lock_lifts_after_the_cool_off(client, admin, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         attempt(client, "alice", "wrong")

@@ -30,9 +30,10 @@ def test_it_creates_the_workspace_and_prints_a_one_time_admin_invitation(client)
     link = out.getvalue().strip().splitlines()[-1]
     assert "/invitations/inv_" in link
     assert mail.outbox[0].to == ["peter@initech.test"]
-    assert AuditEvent.objects.filter(
-        workspace=workspace, action="member.invite", actor_label="system"
-    ).exists()
+    invited = AuditEvent.objects.get(workspace=workspace, action="member.invite")
+    assert (invited.actor_label, invited.actor, invited.ip) == ("manage.py", None, None)
+    created = AuditEvent.objects.get(workspace=workspace, action="workspace.create")
+    assert created.actor_label == "manage.py"
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     assert client.get(path).status_code == 200
 

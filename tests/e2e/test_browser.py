@@ -57,7 +57,7 @@ def sign_in(page: Any, base_url: str, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(username)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/w/**")
+    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 @pytest.mark.parametrize("width", [1280, 375])

@@ -54,10 +54,12 @@ def test_every_workspace_page_opens_for_each_demo_login(dashboard_url, username)
             assert heading in response.text, f"{username} {path} lacks {heading!r}"
 
 
-def test_the_admin_lands_on_the_demo_workspace_with_its_data(dashboard_url):
+def test_the_admin_picks_a_workspace_and_finds_its_data(dashboard_url):
     with closing(signed_in(dashboard_url, "admin")) as client:
-        overview = client.get("/")
-        assert str(overview.url).endswith("/w/demo/")
+        picker = client.get("/").text
+        assert "Demo Co" in picker and "Northwind Agency" in picker
+        client.get("/w/demo/")
+        assert str(client.get("/").url).endswith("/w/demo/"), "the last workspace is remembered"
         accounts = client.get("/w/demo/accounts/").text
         assert "Reconnect" in accounts, "two demo accounts need reconnecting"
         storage = client.get("/w/demo/storage/").text

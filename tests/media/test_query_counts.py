@@ -24,7 +24,7 @@ from tests.media.conftest import MB
 
 pytestmark = pytest.mark.django_db
 
-ACCESS = 4  # session, user, workspace, membership
+ACCESS = 2  # user, membership joined with its workspace (the session comes from the cache)
 SWITCHER = 1  # the workspace switcher in the sidebar
 
 

@@ -6,9 +6,11 @@ import json
 import re
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from socialapi import (
     ClientConfig,
@@ -16,11 +18,11 @@ from socialapi import (
     NotFound,
     ReconnectRequired,
     SocialAPI,
+    SocialAPIError,
     UnknownError,
+    ValidationFailed,
 )
 from tests.socialapi.helpers import API_KEY, BASE_URL, REQUEST_ID, error_body
-
-pytest_plugins = ["tests.socialapi.fixtures"]
 
 ACCOUNT = {
     "id": "acc_1",
@@ -36,18 +38,19 @@ ACCOUNT = {
 }
 
 
-def sent_json(router) -> dict:
-    return json.loads(router.calls.last.request.content)
+def sent_json(router: respx.MockRouter) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(router.calls.last.request.content)
+    return data
 
 
 # --- basics --------------------------------------------------------------------------
 
 
-def test_every_call_sends_auth_user_agent_and_a_fresh_request_id(client, router):
+def test_every_call_sends_auth_user_agent_and_a_fresh_request_id(api, router):
     router.get("/users/me").respond(200, json={"id": "u1"})
 
-    client.users_me()
-    client.users_me()
+    api.users_me()
+    api.users_me()
 
     first, second = (call.request.headers for call in router.calls)
     assert first["Authorization"] == f"Bearer {API_KEY}"
@@ -65,29 +68,29 @@ def test_the_base_url_works_with_or_without_a_trailing_slash(make_client, router
     assert str(router.calls.last.request.url) == BASE_URL + "/usage"
 
 
-def test_path_parameters_are_escaped(client, router):
-    route = router.delete(url=BASE_URL + "/media/a%2F..%2Fb").respond(204)
+def test_path_parameters_are_escaped(api, router):
+    route = router.delete(url=BASE_URL + "/media/a%3Fb%23c%20d%25").respond(204)
 
-    assert client.media_delete("a/../b") is True
+    assert api.media_delete("a?b#c d%") is True
     assert route.call_count == 1
 
 
-def test_redirects_are_not_followed(client, router):
+def test_redirects_are_not_followed(api, router):
     router.get("/usage").respond(302, headers={"Location": "https://evil.example/"})
 
     with pytest.raises(UnknownError) as caught:
-        client.usage()
+        api.usage()
 
     assert caught.value.status == 302
     assert len(router.calls) == 1
 
 
-def test_the_repr_shows_the_base_url_and_a_masked_key_only(client):
-    text = repr(client) + repr(client.config) + str(client.config)
+def test_the_repr_shows_the_base_url_and_a_masked_key_only(api):
+    text = repr(api) + repr(api.config) + str(api.config)
 
     assert API_KEY not in text
-    assert "sapi_key_…543a" in repr(client)
-    assert BASE_URL in repr(client)
+    assert "sapi_key_…543a" in repr(api)
+    assert BASE_URL in repr(api)
 
 
 def test_a_key_with_a_newline_is_refused_without_echoing_it():
@@ -107,11 +110,11 @@ def test_the_client_is_a_context_manager(router):
     assert api._session._http.is_closed
 
 
-def test_a_2xx_that_is_not_json_is_an_error_reported_once(client, router, recorder):
+def test_a_2xx_that_is_not_json_is_an_error_reported_once(api, router, recorder):
     router.get("/media/storage").respond(200, text="<html>captive portal</html>")
 
     with pytest.raises(UnknownError) as caught:
-        client.media_storage()
+        api.media_storage()
 
     assert caught.value.code == "response.invalid"
     assert caught.value.endpoint == "/media/storage"
@@ -121,12 +124,12 @@ def test_a_2xx_that_is_not_json_is_an_error_reported_once(client, router, record
 # --- accounts ------------------------------------------------------------------------
 
 
-def test_accounts_list_reads_every_documented_field(client, router):
+def test_accounts_list_reads_every_documented_field(api, router):
     route = router.get("/accounts", params={"brand_id": "br_1"}).respond(
         200, json={"count": 2, "data": [ACCOUNT, {"id": "acc_2", "platform": "telegram"}]}
     )
 
-    first, second = client.accounts_list(brand_id="br_1")
+    first, second = api.accounts_list(brand_id="br_1")
 
     assert route.called
     assert (first.id, first.platform, first.name, first.username) == (
@@ -148,20 +151,20 @@ def test_accounts_list_reads_every_documented_field(client, router):
     assert (second.id, second.name, second.status, second.metadata) == ("acc_2", "", "", {})
 
 
-def test_accounts_list_without_a_brand_sends_no_brand_parameter(client, router):
+def test_accounts_list_without_a_brand_sends_no_brand_parameter(api, router):
     router.get("/accounts").respond(200, json={"count": 0, "data": None})
 
-    assert client.accounts_list() == []
+    assert api.accounts_list() == []
     assert "brand_id" not in str(router.calls.last.request.url)
 
 
-def test_account_disconnect_deletes_and_raises_not_found_for_unknown_ids(client, router):
+def test_account_disconnect_deletes_and_raises_not_found_for_unknown_ids(api, router):
     router.delete("/accounts/acc_1").respond(204)
     router.delete("/accounts/acc_9").respond(404, json=error_body("account.not_found"))
 
-    assert client.account_disconnect("acc_1") is None
+    assert api.account_disconnect("acc_1") is None
     with pytest.raises(NotFound) as caught:
-        client.account_disconnect("acc_9")
+        api.account_disconnect("acc_9")
 
     assert caught.value.code == "account.not_found"
     assert caught.value.path_params == {"id": "acc_9"}
@@ -169,30 +172,30 @@ def test_account_disconnect_deletes_and_raises_not_found_for_unknown_ids(client,
     assert caught.value.path == "/accounts/acc_9"
 
 
-def test_account_limits_keeps_integer_values_only(client, router):
+def test_account_limits_keeps_integer_values_only(api, router):
     router.get("/accounts/acc_1/limits").respond(
         200, json={"posts_remaining": 25, "stories_remaining": "many", "ok": True}
     )
 
-    assert client.account_limits("acc_1") == {"posts_remaining": 25}
+    assert api.account_limits("acc_1") == {"posts_remaining": 25}
 
 
-def test_account_limits_on_a_dead_token_raises_reconnect_required(client, router):
+def test_account_limits_on_a_dead_token_raises_reconnect_required(api, router):
     router.get("/accounts/acc_1/limits").respond(
         403, json=error_body("account.reconnection_required")
     )
 
     with pytest.raises(ReconnectRequired):
-        client.account_limits("acc_1")
+        api.account_limits("acc_1")
 
 
-def test_accounts_connect_sends_the_current_form_and_reads_the_oauth_answer(client, router):
+def test_accounts_connect_sends_the_current_form_and_reads_the_oauth_answer(api, router):
     router.post("/accounts/connect").respond(
         202,
         json={"auth_url": "https://ig.example/oauth?x=1", "state": "ours", "message": "Go"},
     )
 
-    result = client.accounts_connect(
+    result = api.accounts_connect(
         "instagram", redirect_uri="https://dash.example/cb", state="ours", brand_id="br_1"
     )
 
@@ -212,7 +215,7 @@ def test_accounts_connect_sends_the_current_form_and_reads_the_oauth_answer(clie
     assert result.account is None
 
 
-def test_accounts_connect_reads_a_direct_connection(client, router):
+def test_accounts_connect_reads_a_direct_connection(api, router):
     router.post("/accounts/connect").respond(
         201,
         json={
@@ -223,7 +226,7 @@ def test_accounts_connect_reads_a_direct_connection(client, router):
         },
     )
 
-    result = client.accounts_connect(
+    result = api.accounts_connect(
         "telegram", redirect_uri="https://d/cb", state="s", metadata={"bot_token": "t"}
     )
 
@@ -235,30 +238,28 @@ def test_accounts_connect_reads_a_direct_connection(client, router):
     assert (result.account.platform, result.account.username) == ("telegram", "bot")
 
 
-def test_accounts_connect_refuses_a_state_longer_than_512_characters(client, router):
+def test_accounts_connect_refuses_a_state_longer_than_512_characters(api, router):
     with pytest.raises(ValueError):
-        client.accounts_connect("instagram", redirect_uri="https://d/cb", state="s" * 513)
+        api.accounts_connect("instagram", redirect_uri="https://d/cb", state="s" * 513)
 
     assert len(router.calls) == 0
 
 
-def test_an_oauth_answer_without_auth_url_is_an_error(client, router, recorder):
+def test_an_oauth_answer_without_auth_url_is_an_error(api, router, recorder):
     router.post("/accounts/connect").respond(202, json={"message": "?"})
 
     with pytest.raises(UnknownError):
-        client.accounts_connect("instagram", redirect_uri="https://d/cb", state="s")
+        api.accounts_connect("instagram", redirect_uri="https://d/cb", state="s")
 
     assert len(recorder.errors) == 1
 
 
-def test_accounts_connect_legacy_sends_the_legacy_form_and_returns_upstream_state(client, router):
+def test_accounts_connect_legacy_sends_the_legacy_form_and_returns_upstream_state(api, router):
     router.post("/accounts/connect").respond(
         202, json={"auth_url": "https://fb.example/o", "state": "upstream-state"}
     )
 
-    result = client.accounts_connect_legacy(
-        "facebook", redirect_uri="https://d/cb", brand_id="br_2"
-    )
+    result = api.accounts_connect_legacy("facebook", redirect_uri="https://d/cb", brand_id="br_2")
 
     assert sent_json(router) == {
         "platform": "facebook",
@@ -279,13 +280,13 @@ def test_a_legacy_config_makes_accounts_connect_use_the_legacy_form(make_client,
     assert (result.form, result.state) == ("legacy", "u")
 
 
-def test_oauth_exchange_returns_the_connected_account(client, router):
+def test_oauth_exchange_returns_the_connected_account(api, router):
     router.post("/oauth/exchange").respond(
         201,
         json={"account_id": "acc_3", "display_name": "A", "platform": "tiktok", "username": "a"},
     )
 
-    result = client.oauth_exchange("tiktok", code="c0de", redirect_uri="https://d/cb", state="st")
+    result = api.oauth_exchange("tiktok", code="c0de", redirect_uri="https://d/cb", state="st")
 
     assert sent_json(router) == {
         "platform": "tiktok",
@@ -296,7 +297,7 @@ def test_oauth_exchange_returns_the_connected_account(client, router):
     assert result.account is not None and result.account.account_id == "acc_3"
 
 
-def test_oauth_exchange_returns_a_pending_google_selection(client, router):
+def test_oauth_exchange_returns_a_pending_google_selection(api, router):
     router.post("/oauth/exchange").respond(
         200,
         json={
@@ -310,7 +311,7 @@ def test_oauth_exchange_returns_a_pending_google_selection(client, router):
         },
     )
 
-    result = client.oauth_exchange("google", code="c", redirect_uri="https://d/cb", state="s")
+    result = api.oauth_exchange("google", code="c", redirect_uri="https://d/cb", state="s")
 
     assert result.kind == "pending"
     assert result.pending is not None
@@ -318,7 +319,7 @@ def test_oauth_exchange_returns_a_pending_google_selection(client, router):
     assert [p.platform_account_id for p in result.pending.profiles] == ["loc_1", "loc_2"]
 
 
-def test_pending_get_reads_facebook_pages_and_lost_access(client, router):
+def test_pending_get_reads_facebook_pages_and_lost_access(api, router):
     router.get("/accounts/pending/pc_9").respond(
         200,
         json={
@@ -340,7 +341,7 @@ def test_pending_get_reads_facebook_pages_and_lost_access(client, router):
         },
     )
 
-    pending = client.pending_get("pc_9")
+    pending = api.pending_get("pc_9")
 
     assert (pending.platform, pending.login_id) == ("facebook", "login_1")
     assert pending.expires_at == datetime(2026, 6, 1, 10, 30, tzinfo=UTC)
@@ -355,37 +356,37 @@ def test_pending_get_reads_facebook_pages_and_lost_access(client, router):
     assert pending.profiles == ()
 
 
-def test_pending_select_sends_page_ids_for_facebook(client, router):
+def test_pending_select_sends_page_ids_for_facebook(api, router):
     router.post("/accounts/pending/pc_9/select").respond(
         201, json={"account_id": "acc_5", "platform": "facebook", "display_name": "Page One"}
     )
 
-    account = client.pending_select("pc_9", page_ids=["p1"])
+    account = api.pending_select("pc_9", page_ids=["p1"])
 
     assert sent_json(router) == {"page_ids": ["p1"]}
     assert (account.account_id, account.display_name) == ("acc_5", "Page One")
 
 
-def test_pending_select_sends_one_profile_for_google(client, router):
+def test_pending_select_sends_one_profile_for_google(api, router):
     router.post("/accounts/pending/pc_2/select").respond(
         201, json={"account_id": "acc_6", "platform": "google"}
     )
 
-    assert client.pending_select("pc_2", platform_account_id="loc_2").account_id == "acc_6"
+    assert api.pending_select("pc_2", platform_account_id="loc_2").account_id == "acc_6"
     assert sent_json(router) == {"platform_account_id": "loc_2"}
 
 
-def test_pending_select_needs_exactly_one_choice(client):
+def test_pending_select_needs_exactly_one_choice(api):
     with pytest.raises(ValueError):
-        client.pending_select("pc_2")
+        api.pending_select("pc_2")
     with pytest.raises(ValueError):
-        client.pending_select("pc_2", page_ids=["p"], platform_account_id="loc")
+        api.pending_select("pc_2", page_ids=["p"], platform_account_id="loc")
 
 
 # --- media ---------------------------------------------------------------------------
 
 
-def media(n: int, **extra) -> dict:
+def media(n: int, **extra: Any) -> dict[str, Any]:
     return {
         "id": f"m{n}",
         "filename": f"f{n}.jpg",
@@ -398,13 +399,13 @@ def media(n: int, **extra) -> dict:
     }
 
 
-def test_media_page_reads_items_and_the_cursor(client, router):
+def test_media_page_reads_items_and_the_cursor(api, router):
     route = router.get("/media", params={"limit": "100", "cursor": "c1"}).respond(
         200,
         json={"count": 2, "next_cursor": "c2", "data": [media(1), media(2, created_at="junk")]},
     )
 
-    page = client.media_page(cursor="c1", limit=500)
+    page = api.media_page(cursor="c1", limit=500)
 
     assert route.called
     assert page.next_cursor == "c2"
@@ -420,7 +421,7 @@ def test_media_page_reads_items_and_the_cursor(client, router):
     assert second.created_at is None
 
 
-def test_media_iter_follows_three_pages(client, router):
+def test_media_iter_follows_three_pages(api, router):
     router.get("/media", params={"cursor": "c2"}).respond(
         200, json={"next_cursor": "c3", "data": [media(3)]}
     )
@@ -429,25 +430,63 @@ def test_media_iter_follows_three_pages(client, router):
     )
     router.get("/media").respond(200, json={"next_cursor": "c2", "data": [media(1), media(2)]})
 
-    assert [item.id for item in client.media_iter(limit=2)] == ["m1", "m2", "m3", "m4"]
+    assert [item.id for item in api.media_iter(limit=2)] == ["m1", "m2", "m3", "m4"]
     assert len(router.calls) == 3
 
 
-def test_media_iter_stops_when_a_cursor_repeats(client, router):
+def test_media_iter_stops_when_a_cursor_repeats(api, router):
     router.get("/media", params={"cursor": "loop"}).respond(
         200, json={"next_cursor": "loop", "data": [media(2)]}
     )
     router.get("/media").respond(200, json={"next_cursor": "loop", "data": [media(1)]})
 
     # islice keeps a regression from looping forever.
-    assert [item.id for item in islice(client.media_iter(), 10)] == ["m1", "m2"]
+    assert [item.id for item in islice(api.media_iter(), 10)] == ["m1", "m2"]
     assert len(router.calls) == 2
 
 
-def test_media_delete_is_true_on_204(client, router):
+def test_media_delete_is_true_on_204(api, router):
     router.delete("/media/m1").respond(204)
 
-    assert client.media_delete("m1") is True
+    assert api.media_delete("m1") is True
+
+
+@pytest.mark.parametrize("media_id", ["..", ".", "", "a/../b", "../accounts", "a\\..\\b"])
+def test_a_path_parameter_that_would_leave_its_path_is_refused_before_sending(
+    api, router, recorder, media_id
+):
+    anything = router.route().respond(204)
+
+    with pytest.raises(ValidationFailed) as caught:
+        api.media_delete(media_id)
+
+    assert not anything.called  # DELETE /v1 (or /v1/accounts) was never sent
+    assert caught.value.code == "request.invalid_path_param"
+    assert caught.value.status is None
+    assert caught.value.attempts == 0
+    assert recorder.errors == [caught.value]
+
+
+@pytest.mark.parametrize("call", ["account_disconnect", "account_limits", "pending_get"])
+def test_every_endpoint_with_an_id_refuses_a_dot_segment(api, router, call):
+    anything = router.route().respond(200, json={})
+
+    with pytest.raises(ValidationFailed):
+        getattr(api, call)("..")
+
+    assert not anything.called
+
+
+@pytest.mark.parametrize(
+    ("media_id", "sent_path"),
+    [("m.1", "/v1/media/m.1"), ("...", "/v1/media/..."), ("%2e%2e", "/v1/media/%252e%252e")],
+)
+def test_ids_with_dots_or_escapes_stay_one_segment(api, router, media_id, sent_path):
+    anything = router.route().respond(204)
+
+    assert api.media_delete(media_id) is True
+
+    assert anything.calls.last.request.url.raw_path.decode() == sent_path
 
 
 @pytest.mark.parametrize(
@@ -455,27 +494,27 @@ def test_media_delete_is_true_on_204(client, router):
     [error_body("media.not_found"), {"error": "Not found", "code": "not_found"}],
     ids=["current", "legacy"],
 )
-def test_media_delete_is_false_on_404_without_reporting_an_error(client, router, recorder, body):
+def test_media_delete_is_false_on_404_without_reporting_an_error(api, router, recorder, body):
     router.delete("/media/m1").respond(404, json=body)
 
-    assert client.media_delete("m1") is False
+    assert api.media_delete("m1") is False
     assert recorder.errors == []
 
 
-def test_media_delete_does_not_take_an_html_404_for_already_deleted(client, router, recorder):
+def test_media_delete_does_not_take_an_html_404_for_already_deleted(api, router, recorder):
     router.delete("/media/m1").respond(404, text="<html>Not Found</html>")
 
     with pytest.raises(NotFound):
-        client.media_delete("m1")
+        api.media_delete("m1")
 
     assert len(recorder.errors) == 1
 
 
-def test_media_delete_raises_conflict_when_the_media_is_in_use(client, router, recorder):
+def test_media_delete_raises_conflict_when_the_media_is_in_use(api, router, recorder):
     router.delete("/media/m1").respond(409, json=error_body("media.in_use", "Used by a post"))
 
     with pytest.raises(Conflict) as caught:
-        client.media_delete("m1")
+        api.media_delete("m1")
 
     assert caught.value.code == "media.in_use"
     assert len(router.calls) == 1
@@ -489,19 +528,19 @@ def test_media_delete_raises_conflict_when_the_media_is_in_use(client, router, r
         ({"used_bytes": 52428800, "limit_bytes": -1, "count": 12}, True, None),
     ],
 )
-def test_media_storage_reads_used_limit_and_count(client, router, body, unlimited, percent):
+def test_media_storage_reads_used_limit_and_count(api, router, body, unlimited, percent):
     router.get("/media/storage").respond(200, json=body)
 
-    storage = client.media_storage()
+    storage = api.media_storage()
 
     assert (storage.used_bytes, storage.count) == (52428800, 12)
     assert (storage.unlimited, storage.percent) == (unlimited, percent)
 
 
-def test_media_upload_sends_multipart_file_and_returns_the_media_id(client, router):
+def test_media_upload_sends_multipart_file_and_returns_the_media_id(api, router):
     router.post("/media/upload").respond(201, json={"media_id": "0b9c-uuid"})
 
-    media_id = client.media_upload("cat.png", b"\x89PNGdata", "image/png")
+    media_id = api.media_upload("cat.png", b"\x89PNGdata", "image/png")
 
     request = router.calls.last.request
     assert media_id == "0b9c-uuid"
@@ -514,7 +553,7 @@ def test_media_upload_sends_multipart_file_and_returns_the_media_id(client, rout
 # --- usage, user, events, posts, webhooks -------------------------------------------
 
 
-def test_usage_reads_allowances_and_the_reset_moment(client, router):
+def test_usage_reads_allowances_and_the_reset_moment(api, router):
     router.get("/usage").respond(
         200,
         json={
@@ -533,7 +572,7 @@ def test_usage_reads_allowances_and_the_reset_moment(client, router):
         },
     )
 
-    usage = client.usage()
+    usage = api.usage()
 
     assert (usage.brands_used, usage.brands_limit) == (1, 2)
     assert (usage.posts_used, usage.posts_limit) == (10, 10)
@@ -544,7 +583,7 @@ def test_usage_reads_allowances_and_the_reset_moment(client, router):
     assert usage.period_end == datetime(2026, 5, 31, 22, tzinfo=UTC)
 
 
-def test_users_me_reads_plan_and_billing_state(client, router):
+def test_users_me_reads_plan_and_billing_state(api, router):
     router.get("/users/me").respond(
         200,
         json={
@@ -557,7 +596,7 @@ def test_users_me_reads_plan_and_billing_state(client, router):
         },
     )
 
-    me = client.users_me()
+    me = api.users_me()
 
     assert (me.id, me.email, me.plan, me.billing_blocked) == (
         "u1",
@@ -569,7 +608,7 @@ def test_users_me_reads_plan_and_billing_state(client, router):
     assert me.allowed_platforms == ("instagram", "facebook")
 
 
-def test_events_page_sends_filters_and_reads_events(client, router):
+def test_events_page_sends_filters_and_reads_events(api, router):
     route = router.get(
         "/events",
         params={
@@ -607,7 +646,7 @@ def test_events_page_sends_filters_and_reads_events(client, router):
         },
     )
 
-    page = client.events_page(
+    page = api.events_page(
         from_=datetime(2026, 5, 1, tzinfo=UTC),
         to="2026-05-02T00:00:00Z",
         cursor="e1",
@@ -661,12 +700,12 @@ POST = {
 }
 
 
-def test_posts_page_reads_accounts_and_media_ids(client, router):
+def test_posts_page_reads_accounts_and_media_ids(api, router):
     route = router.get(
         "/posts", params={"account_ids": "acc_1,acc_2", "status": "scheduled", "limit": "100"}
     ).respond(200, json={"data": [POST], "pagination": {"has_more": False, "next_cursor": ""}})
 
-    page = client.posts_page(account_ids=["acc_1", "acc_2"], status="scheduled")
+    page = api.posts_page(account_ids=["acc_1", "acc_2"], status="scheduled")
 
     assert route.called
     (post,) = page.posts
@@ -678,7 +717,7 @@ def test_posts_page_reads_accounts_and_media_ids(client, router):
     assert (page.has_more, page.next_cursor) == (False, None)
 
 
-def test_posts_iter_follows_the_cursor_until_has_more_is_false(client, router):
+def test_posts_iter_follows_the_cursor_until_has_more_is_false(api, router):
     def page(n: int, more: bool) -> dict:
         return {
             "data": [{**POST, "id": f"post_{n}"}],
@@ -689,13 +728,13 @@ def test_posts_iter_follows_the_cursor_until_has_more_is_false(client, router):
     router.get("/posts", params={"cursor": "p3"}).respond(200, json=page(3, False))
     router.get("/posts").respond(200, json=page(1, True))
 
-    posts = list(client.posts_iter(account_ids=["acc_1"], status="scheduled"))
+    posts = list(api.posts_iter(account_ids=["acc_1"], status="scheduled"))
 
     assert [post.id for post in posts] == ["post_1", "post_2", "post_3"]
     assert len(router.calls) == 3
 
 
-def test_webhooks_create_returns_the_secret_once_and_hides_it_from_repr(client, router):
+def test_webhooks_create_returns_the_secret_once_and_hides_it_from_repr(api, router):
     router.post("/webhooks").respond(
         201,
         json={
@@ -707,7 +746,7 @@ def test_webhooks_create_returns_the_secret_once_and_hides_it_from_repr(client, 
         },
     )
 
-    created = client.webhooks_create(
+    created = api.webhooks_create(
         "https://dash.example/hooks/socialapi", ["account.disconnected", "post.failed"]
     )
 
@@ -720,7 +759,7 @@ def test_webhooks_create_returns_the_secret_once_and_hides_it_from_repr(client, 
     assert "whsec_abc" not in repr(created)
 
 
-def test_webhooks_list_reads_endpoints(client, router):
+def test_webhooks_list_reads_endpoints(api, router):
     router.get("/webhooks").respond(
         200,
         json={
@@ -737,7 +776,7 @@ def test_webhooks_list_reads_endpoints(client, router):
         },
     )
 
-    (endpoint,) = client.webhooks_list()
+    (endpoint,) = api.webhooks_list()
 
     assert (endpoint.id, endpoint.url, endpoint.events, endpoint.is_active) == (
         "wh_1",
@@ -746,3 +785,33 @@ def test_webhooks_list_reads_endpoints(client, router):
         False,
     )
     assert endpoint.created_at == datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def test_webhooks_delete_removes_an_endpoint(api, router):
+    route = router.delete("/webhooks/wh_1").respond(200, json={"success": True})
+
+    assert api.webhooks_delete("wh_1") is True
+    assert route.call_count == 1
+
+
+def test_webhooks_delete_is_false_when_upstream_says_it_is_already_gone(api, router, recorder):
+    router.delete("/webhooks/wh_9").respond(404, json=error_body("resource.not_found"))
+
+    assert api.webhooks_delete("wh_9") is False
+    assert recorder.errors == []
+
+
+def test_webhooks_delete_does_not_take_a_missing_route_for_already_gone(api, router):
+    router.delete("/webhooks/wh_1").respond(404, text="<html>Not Found</html>")
+
+    with pytest.raises(NotFound):
+        api.webhooks_delete("wh_1")
+
+
+def test_webhooks_delete_raises_for_a_rejected_key(api, router):
+    router.delete("/webhooks/wh_1").respond(401, json=error_body("auth.invalid_key"))
+
+    with pytest.raises(SocialAPIError) as caught:
+        api.webhooks_delete("wh_1")
+
+    assert caught.value.family == "api_key"

@@ -185,7 +185,10 @@ def test_auth_invalid_token_is_the_api_key_not_a_reconnect():
         ("brand.bad", 400, "brand.bad", F.VALIDATION),
         ("brand.bad", 422, "brand.bad", F.VALIDATION),
         ("brand.nope", 501, "brand.nope", F.NOT_SUPPORTED),
-        ("brand.slow", 429, "brand.slow", F.PLATFORM_THROTTLE),
+        ("brand.slow", 429, "brand.slow", F.UNKNOWN),
+        ("rate_limited", 429, "rate_limited", F.UNKNOWN),
+        (None, 429, "unknown", F.UNKNOWN),
+        ("", 429, "unknown", F.UNKNOWN),
         ("brand.pay", 402, "brand.pay", F.BILLING),
         ("brand.forbidden", 403, "brand.forbidden", F.UNKNOWN),
         ("inbox.reply_limit_exhausted", 429, "inbox.reply_limit_exhausted", F.MONTHLY_LIMIT),
@@ -206,6 +209,19 @@ def test_it_falls_back_on_the_http_status_for_unknown_codes(raw, status, code, f
     found = classify(raw, status)
 
     assert (found.code, found.family) == (code, family)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html>Too Many Requests</html>", b'{"error": {"code": "quota.mystery"}}'],
+    ids=["empty", "html", "unknown-code"],
+)
+def test_a_429_without_a_known_code_is_unknown_not_a_platform_throttle(body):
+    error = error_from_response(429, body, {"Retry-After": "5"})
+
+    assert error.family is F.UNKNOWN
+    assert isinstance(error, UnknownError)
+    assert error.platform is None
 
 
 def test_a_legacy_500_without_a_code_is_system_internal():

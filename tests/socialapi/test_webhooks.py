@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,10 @@ def v2_headers(timestamp: int = NOW, body: bytes = BODY, secret: str = SECRET) -
     }
 
 
-def reason_of(body: bytes, headers: dict[str, str], **kwargs) -> str:
+def reason_of(body: bytes, headers: dict[str, str], **kwargs: Any) -> str:
+    kwargs.setdefault("now", NOW)
     with pytest.raises(WebhookSignatureError) as caught:
-        verify_signature(SECRET, body, headers, now=NOW, **kwargs)
+        verify_signature(SECRET, body, headers, **kwargs)
     return caught.value.reason
 
 
@@ -34,10 +36,27 @@ def test_signatures_are_hex_hmac_sha256_with_a_prefix():
     assert sign_v2(SECRET, b"body", 1700000000) == sign_v1(SECRET, b"1700000000.body")
 
 
-def test_it_accepts_a_good_v1_signature():
+def test_it_accepts_a_good_v1_signature_only_when_v2_is_not_required():
     headers = {"X-SocialAPI-Signature": sign_v1(SECRET, BODY)}
 
-    assert verify_signature(SECRET, BODY, headers, now=NOW) == "v1"
+    assert verify_signature(SECRET, BODY, headers, now=NOW, require_v2=False) == "v1"
+
+
+def test_it_refuses_a_v1_only_delivery_by_default_so_a_captured_body_cannot_be_replayed():
+    # A genuine delivery, captured: replaying it without the V2 header drops the timestamp.
+    captured = {"X-SocialAPI-Signature": sign_v1(SECRET, BODY), **v2_headers(timestamp=NOW)}
+    replayed = {"X-SocialAPI-Signature": captured["X-SocialAPI-Signature"]}
+
+    assert verify_signature(SECRET, BODY, captured, now=NOW) == "v2"
+    assert reason_of(BODY, replayed, now=NOW + 86_400 * 365) == "v2_required"
+
+
+def test_it_says_v2_required_before_checking_a_v1_signature():
+    assert reason_of(BODY, {"X-SocialAPI-Signature": "sha256=00"}) == "v2_required"
+
+
+def test_a_v2_delivery_is_accepted_when_v1_is_allowed_too():
+    assert verify_signature(SECRET, BODY, v2_headers(), now=NOW, require_v2=False) == "v2"
 
 
 def test_it_accepts_a_good_v2_signature():
@@ -65,9 +84,8 @@ def test_it_rejects_an_empty_v2_header_instead_of_falling_back_to_v1():
 
 def test_it_rejects_a_tampered_body():
     assert reason_of(BODY + b" ", v2_headers()) == "bad_signature"
-    assert reason_of(BODY + b" ", {"X-SocialAPI-Signature": sign_v1(SECRET, BODY)}) == (
-        "bad_signature"
-    )
+    v1_only = {"X-SocialAPI-Signature": sign_v1(SECRET, BODY)}
+    assert reason_of(BODY + b" ", v1_only, require_v2=False) == "bad_signature"
 
 
 def test_it_rejects_a_v2_signature_replayed_with_another_timestamp():
@@ -119,19 +137,19 @@ def test_header_names_are_case_insensitive():
     upper = {"X-SOCIALAPI-SIGNATURE": sign_v1(SECRET, BODY)}
 
     assert verify_signature(SECRET, BODY, lower, now=NOW) == "v2"
-    assert verify_signature(SECRET, BODY, upper, now=NOW) == "v1"
+    assert verify_signature(SECRET, BODY, upper, now=NOW, require_v2=False) == "v1"
 
 
 def test_upper_case_hex_is_accepted():
     headers = {"X-SocialAPI-Signature": sign_v1(SECRET, BODY).upper().replace("SHA256", "sha256")}
 
-    assert verify_signature(SECRET, BODY, headers, now=NOW) == "v1"
+    assert verify_signature(SECRET, BODY, headers, now=NOW, require_v2=False) == "v1"
 
 
 def test_a_non_ascii_signature_is_rejected_not_crashing():
     headers = {"X-SocialAPI-Signature": "sha256=é"}
 
-    assert reason_of(BODY, headers) == "bad_signature"
+    assert reason_of(BODY, headers, require_v2=False) == "bad_signature"
 
 
 def test_an_empty_secret_verifies_nothing():

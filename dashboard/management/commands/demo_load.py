@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
@@ -20,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from dashboard.models import Membership, Workspace
 from dashboard.upstream import transport_override
+from socialapi import wsgi_transport
 
 DEMO_SLUG = "demo"
 # slug, name, dialect, sandbox seed function, roles of the demo people (username → role)
@@ -109,7 +109,7 @@ class Command(BaseCommand):
 
         app.loader.import_default_modules()  # register every app's tasks
         # The server is not running yet: the sandbox answers through a WSGI transport.
-        with transport_override(httpx.WSGITransport(app=get_wsgi_application())):
+        with transport_override(wsgi_transport(get_wsgi_application())):
             for workspace in workspaces:
                 for name in FIRST_SYNCS:
                     result = app.tasks[name].apply(args=(workspace.pk,), throw=False)

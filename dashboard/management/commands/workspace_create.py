@@ -14,11 +14,14 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
-from django.test import RequestFactory
 from django.utils.text import slugify
 
 from dashboard import services
+from dashboard.audit import audit_record
 from dashboard.models import Membership, Workspace
+
+# Who the audit log names for what this command does (there is no signed-in person).
+ACTOR = "manage.py"
 
 
 class Command(BaseCommand):
@@ -54,15 +57,21 @@ class Command(BaseCommand):
             raise CommandError(
                 f"A workspace with the slug {slug!r} exists already; pass another --slug."
             )
-        # The audit log records requests; this one comes from the command line.
-        request = RequestFactory().post("/", REMOTE_ADDR="127.0.0.1")
-        from django.contrib.auth.models import AnonymousUser
-
-        request.user = AnonymousUser()
         with transaction.atomic():
             workspace = Workspace.objects.create(name=name, slug=slug)
+            audit_record(
+                action="workspace.create",
+                workspace=workspace,
+                actor_label=ACTOR,
+                target=workspace,
+                detail={"base_url": workspace.base_url, "via": ACTOR},
+            )
             invitation, token = services.invitation_create(
-                workspace=workspace, email=admin_email, role=Membership.Role.ADMIN, request=request
+                workspace=workspace,
+                email=admin_email,
+                role=Membership.Role.ADMIN,
+                request=None,
+                actor_label=ACTOR,
             )
         self.stdout.write(f"Created workspace {workspace.name} (/w/{workspace.slug}/).")
         if send_email:

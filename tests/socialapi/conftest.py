@@ -1,7 +1,7 @@
 """Fixtures for the SocialAPI client tests: a respx router as the only transport.
 
-Loaded with `pytest_plugins` from the test modules rather than a conftest, so these tests
-also run with `--noconftest` (no Django at all).
+The client fixture is `api`, so pytest-django's `client` (the Django test client) is never
+shadowed for other test folders.
 """
 
 from __future__ import annotations
@@ -54,5 +54,5 @@ def make_client(router: respx.MockRouter, recorder: Recorder) -> Iterator[Callab
 
 
 @pytest.fixture
-def client(make_client: Callable[..., SocialAPI]) -> SocialAPI:
+def api(make_client: Callable[..., SocialAPI]) -> SocialAPI:
     return make_client()

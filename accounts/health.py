@@ -110,9 +110,24 @@ def health_sync(*, workspace: Workspace) -> HealthSyncResult:
             result.disconnected += 1
             result.changed.append(upstream_id)
     live = [a for a in existing.values() if a.upstream_id in seen]
+    brand_names_refresh(client=client, workspace=workspace)
     credentials_probe(client=client, accounts=live)
     scheduled_posts_count(client=client, accounts=live)
     return result
+
+
+def brand_names_refresh(*, client: SocialAPI, workspace: Workspace) -> None:
+    """Brand names for the accounts page; best effort (ids are shown when unknown)."""
+    try:
+        # Reference: https://docs.social-api.ai/api-reference — GET /v1/brands
+        brands = client.brands_list()
+    except SocialAPIError:
+        return  # recorded by the client hook; names are a nicety, the sync goes on
+    for brand in brands:
+        if brand.id and brand.name:
+            SocialAccount.objects.filter(workspace=workspace, brand_id=brand.id).exclude(
+                brand_name=brand.name[:100]
+            ).update(brand_name=brand.name[:100])
 
 
 def credentials_probe(*, client: SocialAPI, accounts: Iterable[SocialAccount]) -> None:

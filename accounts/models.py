@@ -46,6 +46,8 @@ class SocialAccount(models.Model):
     username = models.CharField(max_length=200, blank=True)
     page_name = models.CharField(max_length=200, blank=True)
     brand_id = models.CharField(max_length=100, blank=True)
+    # From GET /v1/brands at each health sync; empty when unknown (the id is shown).
+    brand_name = models.CharField(max_length=100, blank=True)
     profile_picture_url = models.URLField(max_length=1000, blank=True)
 
     status = models.CharField(

@@ -70,7 +70,7 @@ class Facets:
 
     status_counts: dict[str, int]
     platforms: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
-    brands: list[str] = field(default_factory=list)
+    brands: list[tuple[str, str]] = field(default_factory=list)  # (id, name or id)
     total: int = 0
 
     @property
@@ -85,26 +85,26 @@ def account_facets(*, workspace: Workspace) -> Facets:
     """Status counts, platforms and brands of the workspace in a single query."""
     counts = {status.value: 0 for status in AccountStatus}
     platforms: set[str] = set()
-    brands: set[str] = set()
+    brands: dict[str, str] = {}
     rows = (
         SocialAccount.objects.filter(workspace=workspace)
-        .values_list("status", "platform", "brand_id")
+        .values_list("status", "platform", "brand_id", "brand_name")
         .annotate(n=Count("id"))
         .order_by()
     )
     total = 0
-    for status, platform, brand_id, n in rows:
+    for status, platform, brand_id, brand_name, n in rows:
         counts[status] = counts.get(status, 0) + n
         platforms.add(platform)
         if brand_id:
-            brands.add(brand_id)
+            brands[brand_id] = brand_name or brands.get(brand_id) or brand_id
         total += n
     return Facets(
         status_counts=counts,
         platforms=sorted(
             ((p, platform_name(p)) for p in platforms), key=lambda item: item[1].lower()
         ),
-        brands=sorted(brands),
+        brands=sorted(brands.items(), key=lambda item: item[1].lower()),
         total=total,
     )
 

@@ -1,18 +1,19 @@
-"""/v1/accounts: list, disconnect, platform limits."""
+"""/v1/accounts (list, disconnect, platform limits) and /v1/brands."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.api import Ctx, compact, json_response, no_content
+from sandbox.api import Ctx, compact, iso, json_response, no_content
 from sandbox.checks import account_check, account_get
 from sandbox.errors import api_error
-from sandbox.models import SandboxAccount, SandboxPostTarget
+from sandbox.models import SandboxAccount, SandboxBrand, SandboxPostTarget
 from socialapi.platforms import platform_name
 
 # Per-platform publishing quotas over a rolling 24 h (what `/limits` reports).
@@ -50,6 +51,24 @@ def accounts_list(ctx: Ctx) -> HttpResponse:
     if brand_id:
         accounts = accounts.filter(brand_id=brand_id[:40])
     data = [account_json(ctx, account) for account in accounts]
+    return json_response({"count": len(data), "data": data})
+
+
+def brands_list(ctx: Ctx) -> HttpResponse:
+    """GET /v1/brands: every brand with its number of connected accounts."""
+    brands = SandboxBrand.objects.filter(tenant=ctx.tenant).annotate(
+        accounts_count=Count("accounts", filter=Q(accounts__removed_at__isnull=True))
+    )
+    data = [
+        {
+            "id": brand.id,
+            "name": brand.name,
+            "accounts_count": brand.accounts_count,
+            "created_at": iso(brand.created_at),
+            "updated_at": iso(brand.created_at),
+        }
+        for brand in brands
+    ]
     return json_response({"count": len(data), "data": data})
 
 

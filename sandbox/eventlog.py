@@ -33,7 +33,8 @@ def event_build(
     """An unsaved failed event, as upstream logs it (bulk-creatable)."""
     # Callers pass request input (ids from the path); PostgreSQL refuses NUL in text.
     message, endpoint, resource_id, account_id, platform = (
-        value.replace("\x00", "") for value in (message, endpoint, resource_id, account_id, platform)
+        value.replace("\x00", "")
+        for value in (message, endpoint, resource_id, account_id, platform)
     )
     moment = at or timezone.now()
     where = f" on {platform_name(platform)}" if platform else ""

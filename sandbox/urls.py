@@ -25,6 +25,11 @@ api_patterns = [
         name="api_accounts",
     ),
     path(
+        "v1/brands",
+        api_view("/brands", {"GET": Op(api_accounts.brands_list, "brand", "list")}),
+        name="api_brands",
+    ),
+    path(
         "v1/accounts/connect",
         api_view(
             "/accounts/connect", {"POST": Op(api_connect.accounts_connect, "account", "connect")}

@@ -44,6 +44,7 @@ from socialapi.platforms import (
     platform_name,
 )
 from socialapi.resources import (
+    Brand,
     Event,
     EventsPage,
     MediaItem,
@@ -77,6 +78,7 @@ __all__ = [
     "ApiKeyInvalid",
     "BillingBlocked",
     "BlockedAddress",
+    "Brand",
     "Classification",
     "ClientConfig",
     "Conflict",

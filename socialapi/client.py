@@ -18,6 +18,7 @@ from socialapi.models import (
     PendingConnection,
 )
 from socialapi.resources import (
+    Brand,
     EventsPage,
     MediaItem,
     MediaPage,
@@ -134,6 +135,12 @@ class SocialAPI:
         # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts
         data = self._get("/accounts", params={"brand_id": brand_id})
         return [Account.from_json(item) for item in as_list(as_dict(data).get("data"))]
+
+    def brands_list(self) -> list[Brand]:
+        """List the brands of the account (to show names instead of ids)."""
+        # Reference: https://docs.social-api.ai/api-reference — GET /v1/brands
+        data = self._get("/brands")
+        return [Brand.from_json(item) for item in as_list(as_dict(data).get("data"))]
 
     def account_disconnect(self, account_id: str) -> None:
         """Disconnect (soft-delete) an account upstream."""

@@ -166,6 +166,29 @@ class UserMe:
 
 
 @dataclass(frozen=True)
+class Brand:
+    """A brand: a group of connected accounts inside one SocialAPI account."""
+
+    id: str
+    name: str
+    accounts_count: int | None = None
+    created_at: datetime | None = None
+    raw: Json = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        """Build from a BrandListItem."""
+        d = as_dict(data)
+        return cls(
+            id=as_str(d.get("id")),
+            name=as_str(d.get("name")),
+            accounts_count=as_int(d.get("accounts_count")),
+            created_at=parse_datetime(d.get("created_at")),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
 class Event:
     """One entry of upstream's own events log."""
 

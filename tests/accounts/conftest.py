@@ -89,6 +89,9 @@ def error_body(code: str, message: str = "nope", request_id: str = "req_up_1") -
 def api() -> Iterator[respx.MockRouter]:
     """The workspace's upstream, mocked; any unplanned call fails the test."""
     with respx.mock(base_url=UPSTREAM, assert_all_called=False) as router:
+        # Brand names are fetched by every health sync; tests can replace this answer
+        # through `api.routes["brands"]`.
+        router.get("/brands", name="brands").respond(json={"count": 0, "data": []})
         yield router
 
 

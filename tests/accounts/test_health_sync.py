@@ -275,3 +275,23 @@ def test_it_finds_credentials_the_platform_rejects_though_upstream_lists_them_ac
     assert bot.reason == "Telegram rejected the stored credentials."
     assert bot.transitions.count() == 1  # marked once, though two paths saw it
     assert line.status == AccountStatus.ACTIVE  # 501 proves nothing
+
+
+def test_it_shows_brand_names_instead_of_ids(api, workspace, make_account):
+    account = make_account(brand_id="b_main")
+    api.get("/accounts").respond(json=accounts_body(account_json(account)))
+    api.routes["brands"].respond(json={"count": 1, "data": [{"id": "b_main", "name": "Kitchen"}]})
+    health_sync(workspace=workspace)
+    account.refresh_from_db()
+    assert account.brand_name == "Kitchen"
+
+
+def test_brand_names_are_a_nicety_a_failing_brands_call_does_not_stop_the_sync(
+    api, workspace, make_account
+):
+    account = make_account(brand_id="b_main", brand_name="Old name")
+    api.get("/accounts").respond(json=accounts_body(account_json(account, name="Renamed")))
+    api.routes["brands"].respond(503)
+    health_sync(workspace=workspace)
+    account.refresh_from_db()
+    assert (account.name, account.brand_name) == ("Renamed", "Old name")

@@ -136,3 +136,20 @@ def test_accounts_have_ulid_like_ids(tenant):
     account = account_make(tenant)
     assert account.id.startswith("acc_") and len(account.id) == 30
     assert SandboxAccount.objects.filter(pk=account.id).exists()
+
+
+def test_it_lists_brands_with_their_live_account_counts(api, tenant):
+    from django.utils import timezone
+
+    from tests.sandbox.conftest import account_make, brand_make
+
+    kitchen = brand_make(tenant, "Kitchen")
+    shop = brand_make(tenant, "Shop")
+    account_make(tenant, brand=kitchen)
+    account_make(tenant, "tiktok", brand=kitchen)
+    account_make(tenant, "youtube", brand=shop, removed_at=timezone.now())
+
+    body = api.get("/brands").json()
+
+    assert body["count"] == 2
+    assert {(b["name"], b["accounts_count"]) for b in body["data"]} == {("Kitchen", 2), ("Shop", 0)}

@@ -95,6 +95,7 @@ def test_the_vendored_subset_matches_upstreams_file():
 
 def test_accounts_answers_follow_the_spec(api, world):
     check(api.get("/accounts"), "GET", "/accounts")
+    check(api.get("/brands"), "GET", "/brands")
     check(api.get(f"/accounts/{world['ig'].id}/limits"), "GET", "/accounts/{id}/limits")
     check(api.get(f"/accounts/{world['broken'].id}/limits"), "GET", "/accounts/{id}/limits")
     check(api.get(f"/accounts/{world['fb'].id}/limits"), "GET", "/accounts/{id}/limits")

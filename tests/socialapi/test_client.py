@@ -158,6 +158,30 @@ def test_accounts_list_without_a_brand_sends_no_brand_parameter(api, router):
     assert "brand_id" not in str(router.calls.last.request.url)
 
 
+def test_brands_list_reads_names_and_tolerates_missing_fields(api, router):
+    router.get("/brands").respond(
+        200,
+        json={
+            "count": 2,
+            "data": [
+                {
+                    "id": "b_1",
+                    "name": "Acme",
+                    "accounts_count": 3,
+                    "created_at": "2026-03-14T09:00:00Z",
+                },
+                {"id": "b_2"},
+            ],
+        },
+    )
+
+    first, second = api.brands_list()
+
+    assert (first.id, first.name, first.accounts_count) == ("b_1", "Acme", 3)
+    assert first.created_at is not None and first.created_at.year == 2026
+    assert (second.id, second.name, second.accounts_count) == ("b_2", "", None)
+
+
 def test_account_disconnect_deletes_and_raises_not_found_for_unknown_ids(api, router):
     router.delete("/accounts/acc_1").respond(204)
     router.delete("/accounts/acc_9").respond(404, json=error_body("account.not_found"))

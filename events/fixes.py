@@ -80,7 +80,8 @@ FAMILY_FIXES: dict[str, Fix] = {
     "server": Fix(
         "SocialAPI error",
         "SocialAPI or the network failed to answer (5xx, timeout or connection error).",
-        "Safe calls are retried automatically. If it persists, quote the request ids to SocialAPI support.",
+        "Safe calls are retried automatically. If it persists, quote the request ids to "
+        "SocialAPI support.",
         temporary=True,
     ),
     "unknown": Fix(
@@ -122,3 +123,111 @@ CODE_FIXES: dict[str, Fix] = {
 def fix_for(*, family: str, code: str = "") -> Fix:
     """The explanation for a code, falling back to its family, then to 'unknown'."""
     return CODE_FIXES.get(code) or FAMILY_FIXES.get(family) or FAMILY_FIXES["unknown"]
+
+
+# --- Banners ---------------------------------------------------------------------------
+# One row per banner of the product spec: what happened (title), what it means, what to
+# do, when it clears by itself, and the label of the button that fixes it. Placeholders
+# are filled by events.banners; every value is plain text (templates escape it).
+
+
+@dataclass(frozen=True)
+class BannerText:
+    title: str
+    meaning: str
+    action: str
+    clears: str
+    action_label: str
+
+
+BANNER_TEXTS: dict[str, BannerText] = {
+    "billing_past_due": BannerText(
+        "Billing past due — all API calls are blocked",
+        "SocialAPI refuses every call except account and billing pages until the "
+        "subscription is paid{when}. Background syncs are paused.",
+        "Update the payment method in the SocialAPI billing portal.",
+        "Clears by itself when a later call succeeds.",
+        "See the failed calls",
+    ),
+    "api_key_rejected": BannerText(
+        "API key rejected — every call from this workspace fails",
+        "SocialAPI says the workspace's API key is missing, invalid or revoked{when}. "
+        "Background syncs are paused.",
+        "Paste a valid key in Settings.",
+        "Clears when a call with the current key succeeds.",
+        "Update the API key",
+    ),
+    "api_key_missing": BannerText(
+        "No API key yet — the dashboard cannot reach SocialAPI",
+        "Accounts, storage and usage stay empty until a key is saved.",
+        "Paste the workspace's SocialAPI key in Settings.",
+        "Clears when a key is saved.",
+        "Add the API key",
+    ),
+    "storage_full": BannerText(
+        "Storage full — uploads fail",
+        "{figure}. New uploads are refused until space is freed.",
+        "Free at least {need} on the Storage page, or upgrade for unlimited storage.",
+        "Clears when a newer storage figure is under the limit.",
+        "Free up space",
+    ),
+    "storage_nearly_full": BannerText(
+        "Storage {percent}% full — {left} left",
+        "{used} of {limit} used. Uploads will fail once the limit is reached.",
+        "Delete media you no longer need on the Storage page.",
+        "Clears when usage drops below 80%.",
+        "Review storage",
+    ),
+    "monthly_limit": BannerText(
+        "Monthly {allowance} limit reached — resets on {reset}",
+        "The plan's monthly {allowance} allowance is used up{figure}, so SocialAPI refuses new "
+        "{plural}. Retrying before the reset will not help.",
+        "Wait for the reset, or upgrade the plan to continue now.",
+        "Clears on {reset}, or as soon as usage shows room.",
+        "See usage",
+    ),
+    "monthly_nearly_used": BannerText(
+        "{percent}% of this month's {plural} used — {left} left until {reset}",
+        "{used} of {limit} {plural} used on this plan. Once the allowance runs out, SocialAPI "
+        "refuses new {plural} until it resets.",
+        "Spread {plural} out, or upgrade the plan before the allowance runs out.",
+        "Clears when the allowance resets on {reset}.",
+        "See usage",
+    ),
+    "platform_throttle": BannerText(
+        "{platform} is throttling requests; this does not use your quota; retrying after ~{retry}",
+        "{platform} itself (not SocialAPI) is limiting how fast this workspace may call it; "
+        "last refused {when}.",
+        "Nothing to fix: calls are retried with backoff. Avoid bursts of posts to the same "
+        "account.",
+        "Clears after {minutes} minutes without a new throttling error.",
+        "See the errors",
+    ),
+    "accounts_reconnect": BannerText(
+        "{count} need{verb} reconnecting",
+        "{detail} Posts scheduled on them will fail until they are fixed.",
+        "Reconnect them from the Accounts page, or send each owner a reconnect link.",
+        "Clears when none are left.",
+        "Show accounts",
+    ),
+    "server_errors": BannerText(
+        "SocialAPI errors — {count} failed calls in the last {minutes} minutes",
+        "SocialAPI is having trouble (server errors or no answer). This is not your configuration.",
+        "Safe calls are retried automatically. If it lasts, quote the request ids below to "
+        "SocialAPI support.",
+        "Clears when the burst is over.",
+        "See the errors",
+    ),
+}
+
+
+def banner_text(kind: str, **values: object) -> BannerText:
+    """The wording of one banner with its placeholders filled."""
+    text = BANNER_TEXTS[kind]
+    return BannerText(
+        text.title.format(**values),
+        text.meaning.format(**values),
+        text.action.format(**values),
+        text.clears.format(**values),
+        text.action_label,
+    )

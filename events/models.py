@@ -16,6 +16,16 @@ class EventSource(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+# One bit per source, OR-ed into ErrorGroup.sources so the errors page can filter groups
+# by source without touching the (large) events table.
+SOURCE_BITS: dict[str, int] = {
+    EventSource.DASHBOARD: 1,
+    EventSource.EVENTS_SYNC: 2,
+    EventSource.INGEST: 4,
+    EventSource.WEBHOOK: 8,
+}
+
+
 class ErrorGroup(models.Model):
     """Events with one fingerprint (workspace + normalised code + platform + endpoint)."""
 
@@ -24,7 +34,10 @@ class ErrorGroup(models.Model):
         RESOLVED = "resolved", "Resolved"
         IGNORED = "ignored", "Ignored"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="error_groups")
+    # Composite indexes below start with the workspace: no separate FK index needed.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="error_groups", db_index=False
+    )
     fingerprint = models.CharField(max_length=64)
     code = models.CharField(max_length=100)
     family = models.CharField(max_length=30)
@@ -34,6 +47,8 @@ class ErrorGroup(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     event_count = models.PositiveIntegerField(default=0)
+    # Distinct accounts its events named (rows of ErrorGroupAccount), kept as a counter.
+    account_count = models.PositiveIntegerField(default=0)
     last_request_id = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     state_changed_at = models.DateTimeField(null=True, blank=True)
@@ -42,14 +57,26 @@ class ErrorGroup(models.Model):
     )
     # Set when a resolved group received a new event (and reopened).
     regressed_at = models.DateTimeField(null=True, blank=True)
+    # Bit set of the sources its events came from (SOURCE_BITS).
+    sources = models.PositiveSmallIntegerField(default=0)
+    # Retry-After of the newest event that carried one (platform throttling banners).
+    last_retry_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "fingerprint"], name="group_unique_fingerprint")
+            models.UniqueConstraint(
+                fields=["workspace", "fingerprint"], name="group_unique_fingerprint"
+            )
         ]
         indexes = [
-            models.Index(fields=["workspace", "state", "-last_seen", "-id"], name="group_ws_state_seen"),
+            models.Index(
+                fields=["workspace", "state", "-last_seen", "-id"], name="group_ws_state_seen"
+            ),
+            models.Index(fields=["workspace", "-last_seen", "-id"], name="group_ws_seen"),
+            # Banners: the newest group of each family, per workspace.
+            models.Index(fields=["workspace", "family", "-last_seen"], name="group_ws_family_seen"),
             models.Index(fields=["-last_seen", "-id"], name="group_seen"),
+            models.Index(fields=["state", "-last_seen", "-id"], name="group_state_seen"),
         ]
 
     def __str__(self) -> str:
@@ -59,8 +86,13 @@ class ErrorGroup(models.Model):
 class ErrorEvent(models.Model):
     """One failed SocialAPI call, whichever way we learned about it."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="error_events")
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="events")
+    # The composite indexes below lead with workspace / group: fewer indexes, faster ingest.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="error_events", db_index=False
+    )
+    group = models.ForeignKey(
+        ErrorGroup, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=12, choices=EventSource.choices)
@@ -75,10 +107,14 @@ class ErrorEvent(models.Model):
     endpoint = models.CharField(max_length=200, blank=True)
     platform = models.CharField(max_length=40, blank=True)
     account = models.ForeignKey(
-        "accounts.SocialAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="error_events"
+        "accounts.SocialAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="error_events",
     )
     account_upstream_id = models.CharField(max_length=100, blank=True)
-    raw_body = models.TextField(blank=True)  # capped at settings.ERROR_EVENT_BODY_LIMIT
+    raw_body = models.TextField(blank=True)  # capped at events.recording.BODY_LIMIT
     retry_after = models.DateTimeField(null=True, blank=True)
     # Dedupe keys: the upstream event id (events sync, webhook delivery) and the
     # ingest client's idempotency id. Empty when not applicable.
@@ -99,9 +135,10 @@ class ErrorEvent(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["workspace", "family", "-occurred_at"], name="event_ws_family_time"),
-            models.Index(fields=["workspace", "-occurred_at"], name="event_ws_time"),
-            models.Index(fields=["group", "-occurred_at"], name="event_group_time"),
+            models.Index(
+                fields=["workspace", "family", "-occurred_at"], name="event_ws_family_time"
+            ),
+            models.Index(fields=["group", "-occurred_at", "-id"], name="event_group_time_id"),
             models.Index(fields=["request_id"], name="event_request_id"),
             models.Index(fields=["occurred_at"], name="event_time"),
         ]
@@ -113,8 +150,12 @@ class ErrorEvent(models.Model):
 class ErrorDailyCount(models.Model):
     """Events per group per day; survives retention pruning and draws sparklines."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="daily_counts")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    group = models.ForeignKey(
+        ErrorGroup, on_delete=models.CASCADE, related_name="daily_counts", db_index=False
+    )
     day = models.DateField()
     count = models.PositiveIntegerField(default=0)
 
@@ -126,17 +167,60 @@ class ErrorDailyCount(models.Model):
         return f"{self.group_id} {self.day}: {self.count}"
 
 
-class ErrorGroupNote(models.Model):
-    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    body = models.TextField()
+class ErrorGroupAccount(models.Model):
+    """An account a group's events named: "affected accounts" without scanning events."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    group = models.ForeignKey(
+        ErrorGroup, on_delete=models.CASCADE, related_name="affected_accounts", db_index=False
+    )
+    account_upstream_id = models.CharField(max_length=100)
+    account = models.ForeignKey(
+        "accounts.SocialAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "account_upstream_id"], name="group_account_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "account_upstream_id"], name="group_account_ws")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_upstream_id} in group {self.group_id}"
+
+
+class ErrorGroupActivity(models.Model):
+    """A group's history: state changes (by a person or by a regression) and notes."""
+
+    class Kind(models.TextChoices):
+        RESOLVED = "resolved", "Resolved"
+        IGNORED = "ignored", "Ignored"
+        REOPENED = "reopened", "Reopened"
+        REGRESSED = "regressed", "Reopened by a new event"
+        NOTE = "note", "Note"
+
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="activity")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept when the person is deleted, so the history still says who it was.
+    actor_label = models.CharField(max_length=150, blank=True)
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["created_at"]
+        indexes = [models.Index(fields=["group", "-created_at", "-id"], name="activity_group_time")]
 
     def __str__(self) -> str:
-        return self.body[:50]
+        return f"{self.kind} on group {self.group_id}"
 
 
 class BannerDismissal(models.Model):
@@ -148,7 +232,9 @@ class BannerDismissal(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    banner = models.CharField(max_length=60)  # banner key, e.g. "storage_nearly_full" or "throttle:instagram"
+    banner = models.CharField(
+        max_length=60
+    )  # banner key, e.g. "storage_nearly_full" or "throttle:instagram"
     level = models.PositiveSmallIntegerField(default=0)
     cause_started_at = models.DateTimeField(null=True, blank=True)
     dismissed_at = models.DateTimeField(default=timezone.now)
@@ -169,11 +255,17 @@ class EventSyncState(models.Model):
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="event_sync")
     # Lower bound for the next run (the newest created_at seen, minus a small overlap).
     synced_until = models.DateTimeField(null=True, blank=True)
-    # Cursor of an interrupted run, resumed before starting a new window.
+    # The window being walked [window_from, window_to] and the cursor of the next page:
+    # an interrupted run resumes here before starting a new window.
     cursor = models.CharField(max_length=500, blank=True)
     window_from = models.DateTimeField(null=True, blank=True)
+    window_to = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
+    # Last time a page came back: proof that the API key works and billing is not blocked.
+    last_ok_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    events_seen = models.PositiveBigIntegerField(default=0)
+    events_stored = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"event sync of {self.workspace_id}"

@@ -1,54 +1,58 @@
 """Storing error events: the one place every source (dashboard calls, the upstream
-events log, the ingest API, webhooks) goes through. Dedupes, groups by fingerprint,
-keeps per-day counts, reopens resolved groups, then tells the rest of the project.
+events log, the ingest API, webhooks) goes through. Cleans (events.inputs), dedupes,
+groups by fingerprint, keeps the counters (events.group_counters), then tells the rest
+of the project.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from dashboard.models import Workspace
-from events.models import ErrorDailyCount, ErrorEvent, ErrorGroup
+from events.group_counters import affected_accounts_update, daily_counts_update, groups_update
+from events.inputs import (
+    BODY_LIMIT,
+    MESSAGE_LIMIT,
+    META_LIMIT,
+    EventInput,
+    clean_meta,
+    clean_text,
+    endpoint_template,
+    event_input_clean,
+)
+from events.models import ErrorEvent, ErrorGroup
 from socialapi import SocialAPIError
 
-BODY_LIMIT = 8 * 1024
+__all__ = [  # the names other apps use; EventInput and the limits live in events.inputs
+    "BODY_LIMIT",
+    "MESSAGE_LIMIT",
+    "META_LIMIT",
+    "EventInput",
+    "clean_meta",
+    "clean_text",
+    "endpoint_template",
+    "error_event_record_from_exception",
+    "error_events_record",
+    "error_events_record_each",
+    "error_events_recorded",
+    "event_input_from_exception",
+    "fingerprint",
+]
+
+_RETRYABLE = ("40P01", "40001")  # PostgreSQL: deadlock detected, serialization failure
 
 # Sent after events are stored (inside the same transaction), with the new events.
 # accounts/ marks broken accounts; media/ refreshes storage after a quota error.
 error_events_recorded = Signal()
 
 
-@dataclass
-class EventInput:
-    """One error event to store, already classified (see socialapi.classify)."""
-
-    occurred_at: datetime
-    source: str
-    code: str
-    family: str
-    http_status: int | None = None
-    raw_code: str = ""
-    message: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    request_id: str = ""
-    method: str = ""
-    endpoint: str = ""
-    platform: str = ""
-    account_upstream_id: str = ""
-    raw_body: str = ""
-    retry_after: datetime | None = None
-    upstream_id: str = ""
-    client_id: str = ""
+# --- inputs from the dashboard's own calls ---------------------------------------------
 
 
 def fingerprint(workspace_id: int, code: str, platform: str, endpoint: str) -> str:
@@ -82,22 +86,54 @@ def event_input_from_exception(exc: SocialAPIError, *, source: str = "dashboard"
     )
 
 
-def error_event_record_from_exception(*, workspace: Workspace, exc: SocialAPIError) -> ErrorEvent | None:
+def error_event_record_from_exception(
+    *, workspace: Workspace, exc: SocialAPIError
+) -> ErrorEvent | None:
     """Record one failed call the dashboard itself made."""
     created = error_events_record(workspace=workspace, events=[event_input_from_exception(exc)])
     return created[0] if created else None
 
 
-def _existing_keys(workspace: Workspace, events: Sequence[EventInput]) -> tuple[set[str], set[str]]:
+# --- storing -----------------------------------------------------------------------------
+
+
+def _dedupe_key(workspace: Workspace, kind: str, value: str) -> int:
+    digest = hashlib.sha256(f"{workspace.pk}\x1f{kind}\x1f{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_dedupe_keys(workspace: Workspace, events: Sequence[EventInput]) -> None:
+    """Hold a transaction-scoped lock on each dedupe key of the batch (PostgreSQL).
+
+    Writers storing the same upstream or client id wait for each other, so the "seen
+    before?" check below is exact; writers with different ids run side by side. The locks
+    are taken in one statement, in key order, so two batches cannot deadlock. SQLite needs
+    nothing: its IMMEDIATE transactions already hold the database's only write lock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        {_dedupe_key(workspace, "u", e.upstream_id) for e in events if e.upstream_id}
+        | {_dedupe_key(workspace, "c", e.client_id) for e in events if e.client_id}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys",
+            [keys],
+        )
+
+
+def _seen_keys(workspace: Workspace, events: Sequence[EventInput]) -> tuple[set[str], set[str]]:
     upstream_ids = {e.upstream_id for e in events if e.upstream_id}
     client_ids = {e.client_id for e in events if e.client_id}
     seen_upstream: set[str] = set()
     seen_client: set[str] = set()
     if upstream_ids:
         seen_upstream = set(
-            ErrorEvent.objects.filter(workspace=workspace, upstream_id__in=upstream_ids).values_list(
-                "upstream_id", flat=True
-            )
+            ErrorEvent.objects.filter(
+                workspace=workspace, upstream_id__in=upstream_ids
+            ).values_list("upstream_id", flat=True)
         )
     if client_ids:
         seen_client = set(
@@ -108,19 +144,20 @@ def _existing_keys(workspace: Workspace, events: Sequence[EventInput]) -> tuple[
     return seen_upstream, seen_client
 
 
-def _dedupe(workspace: Workspace, events: Sequence[EventInput]) -> list[EventInput]:
-    seen_upstream, seen_client = _existing_keys(workspace, events)
-    fresh: list[EventInput] = []
-    for event in events:
+def _fresh_positions(workspace: Workspace, events: Sequence[EventInput]) -> list[int]:
+    """Positions of the events not stored before (nor earlier in this batch)."""
+    seen_upstream, seen_client = _seen_keys(workspace, events)
+    fresh: list[int] = []
+    for position, event in enumerate(events):
+        if event.upstream_id and event.upstream_id in seen_upstream:
+            continue
+        if event.client_id and event.client_id in seen_client:
+            continue
         if event.upstream_id:
-            if event.upstream_id in seen_upstream:
-                continue
             seen_upstream.add(event.upstream_id)
         if event.client_id:
-            if event.client_id in seen_client:
-                continue
             seen_client.add(event.client_id)
-        fresh.append(event)
+        fresh.append(position)
     return fresh
 
 
@@ -131,7 +168,10 @@ def _groups_for(workspace: Workspace, events: Sequence[EventInput]) -> dict[str,
         current = by_fp.get(fp)
         if current is None or event.occurred_at < current.occurred_at:
             by_fp[fp] = event
-    groups = {g.fingerprint: g for g in ErrorGroup.objects.filter(workspace=workspace, fingerprint__in=by_fp)}
+    groups = {
+        g.fingerprint: g
+        for g in ErrorGroup.objects.filter(workspace=workspace, fingerprint__in=by_fp)
+    }
     missing = [
         ErrorGroup(
             workspace=workspace,
@@ -143,12 +183,14 @@ def _groups_for(workspace: Workspace, events: Sequence[EventInput]) -> dict[str,
             title=(e.message or e.code)[:300],
             first_seen=e.occurred_at,
             last_seen=e.occurred_at,
+            last_request_id=e.request_id,
             event_count=0,
         )
-        for fp, e in by_fp.items()
+        for fp, e in sorted(by_fp.items())
         if fp not in groups
     ]
     if missing:
+        # ignore_conflicts: a concurrent writer may create the same group first.
         ErrorGroup.objects.bulk_create(missing, ignore_conflicts=True)
         groups.update(
             {
@@ -174,46 +216,16 @@ def _account_ids(workspace: Workspace, events: Iterable[EventInput]) -> dict[str
     )
 
 
-def _update_groups(groups: dict[str, ErrorGroup], rows: Sequence[ErrorEvent]) -> None:
-    now = timezone.now()
-    per_group: dict[int, list[ErrorEvent]] = defaultdict(list)
-    for row in rows:
-        per_group[row.group_id].append(row)
-    by_id = {g.pk: g for g in groups.values()}
-    for group_id, members in per_group.items():
-        group = by_id[group_id]
-        newest = max(members, key=lambda r: r.occurred_at)
-        oldest = min(r.occurred_at for r in members)
-        updates: dict[str, Any] = {"event_count": F("event_count") + len(members)}
-        if newest.occurred_at >= group.last_seen or group.event_count == 0:
-            updates["last_seen"] = newest.occurred_at
-            updates["last_request_id"] = newest.request_id
-            updates["title"] = (newest.message or newest.code)[:300]
-        if oldest < group.first_seen:
-            updates["first_seen"] = oldest
-        if group.state == ErrorGroup.State.RESOLVED and newest.occurred_at > (group.state_changed_at or now):
-            updates.update(state=ErrorGroup.State.OPEN, regressed_at=now, state_changed_at=now)
-        ErrorGroup.objects.filter(pk=group_id).update(**updates)
-
-
-def _update_daily_counts(workspace: Workspace, rows: Sequence[ErrorEvent]) -> None:
-    counts: dict[tuple[int, Any], int] = defaultdict(int)
-    for row in rows:
-        counts[(row.group_id, row.occurred_at.date())] += 1
-    ErrorDailyCount.objects.bulk_create(
-        [ErrorDailyCount(workspace=workspace, group_id=g, day=d, count=0) for (g, d) in counts],
-        ignore_conflicts=True,
-    )
-    for (group_id, day), n in counts.items():
-        ErrorDailyCount.objects.filter(group_id=group_id, day=day).update(count=F("count") + n)
-
-
-def error_events_record(*, workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEvent]:
-    """Store events in bulk; returns the ones that were new (duplicates are skipped)."""
-    fresh = _dedupe(workspace, events)
-    if not fresh:
-        return []
+def _store(workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEvent | None]:
+    outcome: list[ErrorEvent | None] = [None] * len(events)
+    keyed = any(e.upstream_id or e.client_id for e in events)
     with transaction.atomic():
+        if keyed:
+            _lock_dedupe_keys(workspace, events)
+        positions = _fresh_positions(workspace, events)
+        if not positions:
+            return outcome
+        fresh = [events[p] for p in positions]
         groups = _groups_for(workspace, fresh)
         accounts = _account_ids(workspace, fresh)
         rows = [
@@ -223,27 +235,66 @@ def error_events_record(*, workspace: Workspace, events: Sequence[EventInput]) -
                 occurred_at=e.occurred_at,
                 source=e.source,
                 http_status=e.http_status,
-                raw_code=e.raw_code[:100],
-                code=e.code[:100],
+                raw_code=e.raw_code,
+                code=e.code,
                 family=e.family,
                 message=e.message,
                 meta=e.meta,
-                request_id=e.request_id[:64],
-                method=e.method[:10],
-                endpoint=e.endpoint[:200],
-                platform=e.platform[:40],
+                request_id=e.request_id,
+                method=e.method,
+                endpoint=e.endpoint,
+                platform=e.platform,
                 account_id=accounts.get(e.account_upstream_id),
-                account_upstream_id=e.account_upstream_id[:100],
-                raw_body=e.raw_body[:BODY_LIMIT],
+                account_upstream_id=e.account_upstream_id,
+                raw_body=e.raw_body,
                 retry_after=e.retry_after,
-                upstream_id=e.upstream_id[:100],
-                client_id=e.client_id[:100],
+                upstream_id=e.upstream_id,
+                client_id=e.client_id,
             )
             for e in fresh
         ]
-        # ignore_conflicts covers a concurrent writer storing the same dedupe key.
-        ErrorEvent.objects.bulk_create(rows, ignore_conflicts=any(e.upstream_id or e.client_id for e in fresh))
-        _update_groups(groups, rows)
-        _update_daily_counts(workspace, rows)
+        ErrorEvent.objects.bulk_create(rows)
+        new_accounts = affected_accounts_update(workspace, rows)
+        groups_update(groups, rows, new_accounts)
+        daily_counts_update(workspace, rows)
         error_events_recorded.send(sender=ErrorEvent, workspace=workspace, events=rows)
-    return rows
+    for position, row in zip(positions, rows, strict=True):
+        outcome[position] = row
+    return outcome
+
+
+def error_events_record_each(
+    *, workspace: Workspace, events: Sequence[EventInput]
+) -> list[ErrorEvent | None]:
+    """Store events in bulk; one entry per input: the stored event, or None for a duplicate.
+
+    All or nothing: the events, their groups, daily counts and affected accounts are
+    written in one transaction.
+    """
+    if not events:
+        return []
+    cleaned = [event_input_clean(e) for e in events]
+    if connection.in_atomic_block:
+        return _store(workspace, cleaned)  # the caller's transaction: it decides on retries
+    for attempt in range(3):
+        try:
+            return _store(workspace, cleaned)
+        except IntegrityError:
+            # Only possible when a writer without dedupe keys raced us on a dedupe key it
+            # did not have; the next pass sees the winner's rows and skips them.
+            if attempt == 2:
+                raise
+        except OperationalError as exc:
+            # A deadlock or serialization failure rolled the whole batch back: try again.
+            if getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE or attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def error_events_record(*, workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEvent]:
+    """Store events in bulk; returns the ones that were new (duplicates are skipped)."""
+    return [
+        row
+        for row in error_events_record_each(workspace=workspace, events=events)
+        if row is not None
+    ]

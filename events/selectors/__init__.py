@@ -1,0 +1,53 @@
+"""Reads about error events: the errors pages (groups) and the banners' inputs."""
+
+from events.selectors.banners import (
+    LONG_FAMILIES,
+    LONG_LOOKBACK,
+    SHORT_FAMILIES,
+    BannerGroup,
+    BannerInputs,
+    banner_inputs,
+    banner_inputs_query,
+)
+from events.selectors.groups import (
+    PERIODS,
+    REQUEST_ID,
+    SPARK_DAYS,
+    GroupFilters,
+    GroupPage,
+    cursor_decode,
+    error_group_accounts,
+    error_group_activity,
+    error_group_events,
+    error_group_get,
+    error_group_sparklines,
+    error_groups_page,
+    error_groups_page_all,
+    error_groups_recent,
+    event_sync_state,
+)
+
+__all__ = [
+    "LONG_FAMILIES",
+    "LONG_LOOKBACK",
+    "PERIODS",
+    "REQUEST_ID",
+    "SHORT_FAMILIES",
+    "SPARK_DAYS",
+    "BannerGroup",
+    "BannerInputs",
+    "GroupFilters",
+    "GroupPage",
+    "banner_inputs",
+    "banner_inputs_query",
+    "cursor_decode",
+    "error_group_accounts",
+    "error_group_activity",
+    "error_group_events",
+    "error_group_get",
+    "error_group_sparklines",
+    "error_groups_page",
+    "error_groups_page_all",
+    "error_groups_recent",
+    "event_sync_state",
+]

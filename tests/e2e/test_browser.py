@@ -121,6 +121,7 @@ def test_every_page_works_in_a_browser(browser, dashboard_url, width):
 def test_the_skip_link_and_navigation_work_from_the_keyboard(browser, dashboard_url):
     page = browser.new_page()
     sign_in(page, dashboard_url, "admin")
+    page.goto(f"{dashboard_url}/w/demo/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Accounts").focus()

@@ -55,7 +55,9 @@ def test_it_lists_who_did_what_when_in_utc_and_from_which_ip(
     assert "Time (UTC)" in html
     assert "alice" in html
     assert "Changed someone&#x27;s role" in html
-    assert "from: member · to: admin · fields: a, b, c" in html
+    # PostgreSQL's jsonb does not keep key order, so each part is checked on its own.
+    for part in ("from: member", "to: admin", "fields: a, b, c"):
+        assert part in html
     assert "203.0.113.9" in html
     assert "bob" in html
 

@@ -26,7 +26,7 @@ def connect(api, platform="instagram", **body):
 def consent_path(response) -> str:
     url = response.json()["auth_url"]
     assert url.startswith("http://testserver/sandbox/oauth/authorize/")
-    return urlsplit(url).path
+    return str(urlsplit(url).path)
 
 
 def returned(response) -> dict[str, str]:

@@ -109,6 +109,7 @@ def health_sync(*, workspace: Workspace) -> HealthSyncResult:
             SocialAccount.objects.filter(pk=account.pk).update(last_checked_at=now)
             result.disconnected += 1
             result.changed.append(upstream_id)
+    Workspace.objects.filter(pk=workspace.pk).update(health_synced_at=now)
     live = [a for a in existing.values() if a.upstream_id in seen]
     brand_names_refresh(client=client, workspace=workspace)
     credentials_probe(client=client, accounts=live)

@@ -74,6 +74,13 @@ class Workspace(models.Model):
     media_synced_at = models.DateTimeField(null=True, blank=True)
     usage_synced_at = models.DateTimeField(null=True, blank=True)
     events_synced_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher last enqueued each sync (`*_synced_at` above is when one last
+    # succeeded, which is what pages show).
+    health_enqueued_at = models.DateTimeField(null=True, blank=True)
+    storage_enqueued_at = models.DateTimeField(null=True, blank=True)
+    media_enqueued_at = models.DateTimeField(null=True, blank=True)
+    usage_enqueued_at = models.DateTimeField(null=True, blank=True)
+    events_enqueued_at = models.DateTimeField(null=True, blank=True)
 
     # The latest support staff visit, kept on the row so every page can tell the
     # workspace's admins without a query (each visit is also in the audit log).

@@ -1,8 +1,9 @@
 """Which background syncs each workspace is due for.
 
 Beat runs `workspace_syncs_dispatch` every minute; it asks this module what is due and
-enqueues the tasks. The "last run" stamps live on the Workspace row and are written
-when a sync is enqueued, so a slow worker never gets the same sync twice per interval.
+enqueues the tasks. The `*_enqueued_at` stamps live on the Workspace row and are written
+when a sync is enqueued, so a slow worker never gets the same sync twice per interval;
+each sync's service writes its `*_synced_at` stamp when it succeeds.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ class Sync:
 
 
 SYNCS = (
-    Sync("accounts.tasks.health_sync", "health_synced_at", "health_sync_minutes"),
-    Sync("media.tasks.storage_snapshot_take", "storage_synced_at", "storage_sync_minutes"),
-    Sync("media.tasks.media_library_sync", "media_synced_at", "MEDIA_SYNC_MINUTES"),
+    Sync("accounts.tasks.health_sync", "health_enqueued_at", "health_sync_minutes"),
+    Sync("media.tasks.storage_snapshot_take", "storage_enqueued_at", "storage_sync_minutes"),
+    Sync("media.tasks.media_library_sync", "media_enqueued_at", "MEDIA_SYNC_MINUTES"),
     Sync(
-        "dashboard.tasks.usage_sync", "usage_synced_at", "USAGE_SYNC_MINUTES", runs_when_paused=True
+        "dashboard.tasks.usage_sync",
+        "usage_enqueued_at",
+        "USAGE_SYNC_MINUTES",
+        runs_when_paused=True,
     ),
-    Sync("events.tasks.events_sync", "events_synced_at", "EVENTS_SYNC_MINUTES"),
+    Sync("events.tasks.events_sync", "events_enqueued_at", "EVENTS_SYNC_MINUTES"),
 )
 
 

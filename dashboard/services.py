@@ -44,11 +44,11 @@ INGEST_TOKEN_PREFIX = "ingest_"  # noqa: S105
 INVITATION_TOKEN_PREFIX = "inv_"  # noqa: S105
 # Stamps reset when the connection changes, so the dispatcher runs every sync at once.
 SYNC_STAMPS = (
-    "health_synced_at",
-    "storage_synced_at",
-    "media_synced_at",
-    "usage_synced_at",
-    "events_synced_at",
+    "health_enqueued_at",
+    "storage_enqueued_at",
+    "media_enqueued_at",
+    "usage_enqueued_at",
+    "events_enqueued_at",
 )
 
 

@@ -182,6 +182,7 @@ def events_sync(*, workspace: Workspace, max_pages: int | None = None) -> SyncRe
             }
             if next_cursor is None:
                 updates.update(synced_until=state.window_to, window_from=None, window_to=None)
+                Workspace.objects.filter(pk=workspace.pk).update(events_synced_at=timezone.now())
             EventSyncState.objects.filter(pk=state.pk).update(**updates)
         result.pages += 1
         result.seen += len(failed)

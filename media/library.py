@@ -226,6 +226,7 @@ def media_library_sync(*, workspace: Workspace) -> bool:
             sync_error_request_id="",
             sync_error_at=None,
         )
+        Workspace.objects.filter(pk=workspace.pk).update(media_synced_at=timezone.now())
         log.info("media sync of workspace %s: %d items, %d removed", workspace.pk, seen, gone)
         return True
     finally:

@@ -107,6 +107,7 @@ def storage_snapshot_take(*, workspace: Workspace, source: str = "api") -> Stora
     StorageSnapshot.objects.filter(
         workspace=workspace, taken_at__lt=now - timedelta(days=RETENTION_DAYS)
     ).delete()
+    Workspace.objects.filter(pk=workspace.pk).update(storage_synced_at=now)
     return snapshot
 
 

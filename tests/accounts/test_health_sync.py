@@ -295,3 +295,17 @@ def test_brand_names_are_a_nicety_a_failing_brands_call_does_not_stop_the_sync(
     health_sync(workspace=workspace)
     account.refresh_from_db()
     assert (account.name, account.brand_name) == ("Renamed", "Old name")
+
+
+def test_it_stamps_the_last_successful_check_and_only_then(api, workspace, make_account):
+    account = make_account()
+    api.get("/accounts").respond(503)
+    with pytest.raises(ServerError):
+        health_sync(workspace=workspace)
+    workspace.refresh_from_db()
+    assert workspace.health_synced_at is None  # pages never say "checked" after a failure
+
+    api.get("/accounts").respond(json=accounts_body(account_json(account)))
+    health_sync(workspace=workspace)
+    workspace.refresh_from_db()
+    assert workspace.health_synced_at is not None

@@ -56,7 +56,7 @@ def test_a_sync_the_broker_refused_stays_due_for_the_next_beat(
 ):
     usage = current_app.tasks["dashboard.tasks.usage_sync"]
     earlier = timezone.now() - timedelta(days=1)
-    Workspace.objects.filter(pk=workspace.pk).update(usage_synced_at=earlier)
+    Workspace.objects.filter(pk=workspace.pk).update(usage_enqueued_at=earlier)
 
     def broker_down(pk):
         raise OperationalError("connection refused")
@@ -66,6 +66,6 @@ def test_a_sync_the_broker_refused_stays_due_for_the_next_beat(
     assert tasks.workspace_syncs_dispatch() == len(SYNCS) - 1
 
     saved = Workspace.objects.get(pk=workspace.pk)
-    assert saved.usage_synced_at == earlier  # not marked as run
+    assert saved.usage_enqueued_at == earlier  # not marked as run
     assert [s.task for s in syncs_due(workspace=saved)] == ["dashboard.tasks.usage_sync"]
     assert "could not enqueue dashboard.tasks.usage_sync" in caplog.text

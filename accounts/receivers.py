@@ -59,14 +59,18 @@ def account_errors_apply(
 def _apply(workspace: Workspace, named: Sequence[ErrorEvent]) -> None:
     pks = {e.account_id for e in named if e.account_id}
     upstream_ids = {e.account_upstream_id for e in named if e.account_upstream_id}
+    # Rows are locked in primary-key order: two batches naming the same accounts (ingest
+    # requests side by side) then wait for each other instead of deadlocking.
     accounts = list(
-        SocialAccount.objects.filter(workspace=workspace).filter(
-            Q(pk__in=pks) | Q(upstream_id__in=upstream_ids)
-        )
+        SocialAccount.objects.filter(workspace=workspace)
+        .filter(Q(pk__in=pks) | Q(upstream_id__in=upstream_ids))
+        .order_by("pk")
+        .select_for_update(of=("self",))
     )
     by_pk = {a.pk: a for a in accounts}
     by_upstream = {a.upstream_id: a for a in accounts}
     recheck: set[int] = set()
+    newest: dict[int, SocialAccount] = {}
     for event in sorted(named, key=lambda e: e.occurred_at):
         account = (
             by_pk.get(event.account_id)
@@ -79,11 +83,7 @@ def _apply(workspace: Workspace, named: Sequence[ErrorEvent]) -> None:
             account.last_error_code = event.code[:100]
             account.last_error_at = event.occurred_at
             account.last_error_request_id = event.request_id[:64]
-            SocialAccount.objects.filter(pk=account.pk).update(
-                last_error_code=account.last_error_code,
-                last_error_at=account.last_error_at,
-                last_error_request_id=account.last_error_request_id,
-            )
+            newest[account.pk] = account
         status = _status_for(event)
         if status is None:
             continue
@@ -105,6 +105,12 @@ def _apply(workspace: Workspace, named: Sequence[ErrorEvent]) -> None:
             source="event",
             request_id=event.request_id,
             at=event.occurred_at,
+        )
+    for account in newest.values():  # one write per account, however many events
+        SocialAccount.objects.filter(pk=account.pk).update(
+            last_error_code=account.last_error_code,
+            last_error_at=account.last_error_at,
+            last_error_request_id=account.last_error_request_id,
         )
     if recheck:
         from accounts.tasks import account_check

@@ -89,7 +89,7 @@ def account_facets(*, workspace: Workspace) -> Facets:
     rows = (
         SocialAccount.objects.filter(workspace=workspace)
         .values_list("status", "platform", "brand_id", "brand_name")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # COUNT(*): answered from the facets index alone
         .order_by()
     )
     total = 0

@@ -232,3 +232,22 @@ def test_the_account_page_has_constant_queries_whatever_its_history(
         account_status_apply(account=account, status=status, source="sync", actor=admin)
         reconnect_link_create(account=account, request=request)
     assert measure() == first
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("row", "row/"),
+        ("check", "check/"),
+        ("reconnect", "reconnect/"),
+        ("credentials", "credentials/"),
+        ("disconnect", "disconnect/"),
+        ("link_create", "links/"),
+    ],
+)
+def test_every_row_action_sits_under_the_account_url(name, suffix):
+    # The list template reverses one URL per row and appends these suffixes.
+    from django.urls import reverse
+
+    base = reverse("accounts:detail", args=["acme", 7])
+    assert reverse(f"accounts:{name}", args=["acme", 7]) == base + suffix

@@ -72,7 +72,7 @@ def count_queries(client, url, django_assert_max_num_queries, **headers):
 @pytest.mark.parametrize(
     ("name", "mine"),
     [
-        ("media:storage", 3),  # snapshots (gauge + trend), library summary, recent jobs
+        ("media:storage", 4),  # latest figure, hourly trend, library summary, recent jobs
         ("media:library", 3),  # count, one page, library summary
         ("media:jobs", 2),  # count, one page
     ],

@@ -6,6 +6,7 @@ instead (see the README); the processes and the task code paths are the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,6 +43,8 @@ class Command(BaseCommand):
                 "8",
                 "--timeout",
                 "60",
+                "--graceful-timeout",
+                "10",
                 "--log-level",
                 "warning",
             ],
@@ -73,7 +76,15 @@ class Command(BaseCommand):
             ],
         }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+        # Each child runs in a process group of its own: a Ctrl-C in the terminal reaches
+        # only this supervisor, which then stops every group exactly once (a server that
+        # gets both the terminal's SIGINT and our SIGTERM can hang mid-shutdown).
+        procs = {
+            name: subprocess.Popen(
+                cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent
+            )
+            for name, cmd in commands.items()
+        }
         self._banner(host, port)
 
         stopping = False
@@ -108,14 +119,33 @@ class Command(BaseCommand):
         self.stdout.write("Web server, Celery worker and beat are running. Press Ctrl-C to stop.\n")
 
     def _stop(self, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        """Stop beat and the worker first (their tasks may still be calling the sandbox
+        on the web server), then the web server; SIGKILL whatever outlives its grace."""
+        self.stdout.write("Stopping…")
+        for names, grace in ((("beat", "worker"), 20.0), (("web",), 10.0)):
+            group = [procs[name] for name in names]
+            for proc in group:
+                _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for proc in group:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                _signal_group(proc, signal.SIGKILL)  # also any process the main one left
                 proc.wait()
         self.stdout.write("Stopped.")
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(proc.pid, signum)
+
+
+def _die_with_parent() -> None:
+    """Linux: if this supervisor is killed outright, its children get SIGTERM too."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

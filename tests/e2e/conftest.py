@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,11 @@ from tests.e2e.server import embedded_server
 
 
 @pytest.fixture(scope="session")
-def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with embedded_server(tmp_path_factory.mktemp("embedded-var")) as url:
+def embedded_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedded-var")
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(embedded_var_dir: Path) -> Iterator[str]:
+    with embedded_server(embedded_var_dir) as url:
         yield url

@@ -76,3 +76,26 @@ def test_the_sandbox_answers_through_the_running_server(dashboard_url):
     response = httpx.get(f"{dashboard_url}/sandbox/v1/accounts")
     assert response.status_code == 401
     assert response.headers["X-Request-ID"]
+
+
+def test_loading_the_demo_again_keeps_the_data(dashboard_url, embedded_var_dir):
+    import subprocess
+    import sys
+
+    from tests.e2e.server import BASE_DIR, embedded_env
+
+    with closing(signed_in(dashboard_url, "admin")) as client:
+        before = client.get("/w/demo/audit/").text.count("<tr")
+    again = subprocess.run(
+        [sys.executable, "manage.py", "demo_load"],
+        cwd=BASE_DIR,
+        env=embedded_env(embedded_var_dir, 0),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "already loaded; keeping it" in again.stdout
+    with closing(signed_in(dashboard_url, "admin")) as client:
+        assert client.get("/w/demo/audit/").text.count("<tr") >= before
+        assert "Demo Co" in client.get("/").text

@@ -1,73 +1,141 @@
-"""Emails to workspace admins about broken accounts: one per break, one reminder.
+"""Emails to workspace admins about broken accounts: one per break, one reminder, and
+never a flood.
 
-`dashboard.alerts.alert_send` dedupes on (kind, account, break time), so a sync that sees
-the same broken account every ten minutes never sends a second mail, and a new break
-after a fix is a new alert. People opt out per workspace (Membership.alert_accounts).
+Each account break has its own claim (`events.AlertSent`, keyed on the account and its
+break time), so a sync that sees the same broken account every ten minutes never mails
+it twice, and a new break after a fix is a new alert. Accounts that break together (one
+health sync, one batch of error events) are announced in one email per admin that lists
+them all and links to the accounts page filtered to them; reminders are grouped per
+workspace the same way. A mail the server refused gives its claims back, and the hourly
+task sends break alerts that never went out. People opt out per workspace
+(Membership.alert_accounts).
+
+The claim-then-send logic mirrors `dashboard.alerts.alert_send` for several subjects at
+once; it belongs there if other apps need digests too.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.core.mail import send_mass_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UNHEALTHY_STATUSES, AccountStatus, SocialAccount
-from dashboard.alerts import alert_send
+from accounts.selectors import MAX_FILTER_ACCOUNTS
+from dashboard.alerts import alert_recipients
+from dashboard.models import Workspace
 from events.fixes import fix_for
+from events.models import AlertSent
 from socialapi import platform_name
 
+log = logging.getLogger(__name__)
+
+KIND_BROKEN = "account_broken"
+KIND_REMINDER = "account_reminder"
 REMINDER_AFTER = timedelta(days=2)
+# A break alert not out this long after the break is sent again by the hourly task.
+UNSENT_AFTER = timedelta(minutes=10)
+# Accounts described one by one in an email; the link shows every one of them.
+MAX_LISTED = 50
+TEMPLATE = "accounts/email/account_broken.txt"
+
+# Account ids that broke inside `account_alerts_batched()` (None outside one).
+_batch: ContextVar[list[int] | None] = ContextVar("account_alert_batch", default=None)
+
+
+@contextmanager
+def account_alerts_batched() -> Iterator[None]:
+    """Accounts that break inside this block are announced together, in one email.
+
+    The email is queued when the surrounding transaction commits (at once outside one);
+    a rolled-back transaction queues nothing. Nested blocks join the outer one.
+    """
+    if _batch.get() is not None:
+        yield
+        return
+    broken: list[int] = []
+    token = _batch.set(broken)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if broken:
+            _queue(list(dict.fromkeys(broken)))
+
+
+def account_alert_queue(account_pk: int) -> None:
+    """An account entered a problem status: alert the admins once this commits."""
+    broken = _batch.get()
+    if broken is not None:
+        broken.append(account_pk)
+    else:
+        _queue([account_pk])
+
+
+def _queue(account_pks: list[int]) -> None:
+    from accounts.tasks import account_alerts_send as task
+
+    transaction.on_commit(lambda: task.delay(account_pks))
 
 
 def account_page_url(account: SocialAccount) -> str:
     """The accounts page filtered to this one account (what an alert links to)."""
-    path = reverse("accounts:list", args=[account.workspace.slug])
-    return f"{settings.SITE_URL}{path}?account={account.pk}"
+    return accounts_page_url(account.workspace, [account])
 
 
-def _subject(account: SocialAccount) -> str:
-    platform = platform_name(account.platform)
-    if account.status == AccountStatus.CREDENTIALS_INVALID:
-        return f"Update the credentials of {account.label} ({platform})"
-    return f"Reconnect {account.label} ({platform})"
+def accounts_page_url(workspace: Workspace, accounts: Sequence[SocialAccount]) -> str:
+    """The accounts page filtered to these accounts (to every problem when too many)."""
+    path = reverse("accounts:list", args=[workspace.slug])
+    if len(accounts) > MAX_FILTER_ACCOUNTS:
+        return f"{settings.SITE_URL}{path}?status=problems"
+    return f"{settings.SITE_URL}{path}?" + urlencode([("account", a.pk) for a in accounts])
 
 
-def _send(account: SocialAccount, *, kind: str, now: datetime) -> bool:
-    assert account.status_changed_at is not None
-    fix = fix_for(family=account.status_family, code=account.status_code)
-    reminder = kind == "account_reminder"
-    return alert_send(
-        workspace=account.workspace,
-        kind=kind,
-        subject_key=f"account:{account.pk}",
-        period_key=account.status_changed_at.isoformat(),
-        subject=("Still broken: " if reminder else "") + _subject(account),
-        template="accounts/email/account_broken.txt",
-        context={
-            "account": account,
-            "platform": platform_name(account.platform),
-            "fix": fix,
-            "reason": account.reason,
-            "url": account_page_url(account),
-            "reminder": reminder,
-            "broken_for": now - account.status_changed_at,
-        },
+def account_alerts_send(*, account_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Tell the admins these accounts broke: one email per workspace naming those still
+    broken and not yet announced. Returns how many accounts the emails name."""
+    accounts = (
+        SocialAccount.objects.filter(
+            pk__in=list(account_ids),
+            status__in=UNHEALTHY_STATUSES,
+            status_changed_at__isnull=False,
+        )
+        .select_related("workspace")
+        .order_by("workspace_id", "severity", "name", "pk")
     )
+    return _per_workspace(accounts, kind=KIND_BROKEN, now=now or timezone.now())
 
 
-def account_alert_send(*, account: SocialAccount) -> bool:
-    """Tell the admins this account broke; False when fixed meanwhile or already told."""
-    account = SocialAccount.objects.select_related("workspace").get(pk=account.pk)
-    if account.status not in UNHEALTHY_STATUSES or account.status_changed_at is None:
-        return False
-    now = timezone.now()
-    sent = _send(account, kind="account_broken", now=now)
-    if sent:
-        SocialAccount.objects.filter(pk=account.pk).update(alerted_at=now)
-    return sent
+def account_alerts_unsent_send(*, now: datetime | None = None) -> int:
+    """Break alerts that never went out (mail server down, task lost): send them now.
+
+    Only breaks younger than the reminder delay: an older one gets its reminder instead.
+    """
+    now = now or timezone.now()
+    due = (
+        SocialAccount.objects.filter(
+            status__in=UNHEALTHY_STATUSES,
+            status_changed_at__lte=now - UNSENT_AFTER,
+            status_changed_at__gt=now - REMINDER_AFTER,
+        )
+        .filter(Q(alerted_at__isnull=True) | Q(alerted_at__lt=F("status_changed_at")))
+        .select_related("workspace")
+        .order_by("workspace_id", "severity", "name", "pk")
+    )
+    return _per_workspace(due, kind=KIND_BROKEN, now=now)
 
 
 def account_alert_reminders_send(*, now: datetime | None = None) -> int:
@@ -79,12 +147,136 @@ def account_alert_reminders_send(*, now: datetime | None = None) -> int:
         )
         .filter(Q(reminded_at__isnull=True) | Q(reminded_at__lt=F("status_changed_at")))
         .select_related("workspace")
-        .order_by("pk")
+        .order_by("workspace_id", "severity", "name", "pk")
     )
-    sent = 0
-    for account in due.iterator(chunk_size=200):
-        if _send(account, kind="account_reminder", now=now):
-            sent += 1
-        # Marked even when nobody opted in: the reminder for this break is settled.
-        SocialAccount.objects.filter(pk=account.pk).update(reminded_at=now)
-    return sent
+    return _per_workspace(due, kind=KIND_REMINDER, now=now)
+
+
+def _per_workspace(accounts: QuerySet[SocialAccount], *, kind: str, now: datetime) -> int:
+    """One email per workspace (`accounts` is ordered by workspace)."""
+    named = 0
+    rows = accounts.iterator(chunk_size=500)
+    for _, group in groupby(rows, key=lambda a: a.workspace_id):
+        listed = list(group)
+        named += _digest_send(listed[0].workspace, listed, kind=kind, now=now)
+    return named
+
+
+def _settle(kind: str, account_pks: Sequence[int], now: datetime) -> None:
+    """This break's alert (or reminder) needs nothing more."""
+    if not account_pks:
+        return
+    field = "alerted_at" if kind == KIND_BROKEN else "reminded_at"
+    for start in range(0, len(account_pks), 500):
+        SocialAccount.objects.filter(pk__in=account_pks[start : start + 500]).update(**{field: now})
+
+
+def _digest_send(
+    workspace: Workspace, accounts: Sequence[SocialAccount], *, kind: str, now: datetime
+) -> int:
+    """Claim each account's alert, then email every admin one message naming the accounts
+    claimed here. Returns how many it names (the mail goes when the transaction commits)."""
+    recipients = alert_recipients(workspace=workspace, preference="alert_accounts")
+    claims: dict[int, int] = {}  # account pk → AlertSent pk
+    told_before: list[int] = []
+    for account in accounts:
+        assert account.status_changed_at is not None
+        try:
+            with transaction.atomic():
+                claim = AlertSent.objects.create(
+                    workspace=workspace,
+                    kind=kind,
+                    subject_key=f"account:{account.pk}",
+                    period_key=account.status_changed_at.isoformat(),
+                    recipients=len(recipients),
+                )
+        except IntegrityError:
+            told_before.append(account.pk)  # already sent (or being sent) for this break
+        else:
+            claims[account.pk] = claim.pk
+    _settle(kind, told_before, now)
+    claimed = [a for a in accounts if a.pk in claims]
+    if not claimed:
+        return 0
+    if not recipients:
+        _settle(kind, list(claims), now)  # nobody wants it: settled all the same
+        return len(claimed)
+    subject, body = _compose(workspace, claimed, kind=kind, now=now)
+    messages = tuple((subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients)
+
+    def deliver() -> None:
+        try:
+            send_mass_mail(messages, fail_silently=False)
+        except Exception as exc:  # SMTP, socket, backend misconfiguration: all retried later
+            AlertSent.objects.filter(pk__in=list(claims.values())).delete()
+            log.warning(
+                "%s alert for %d accounts of workspace %s not sent (%s); the hourly task retries",
+                kind,
+                len(claims),
+                workspace.pk,
+                type(exc).__name__,
+            )
+            return
+        _settle(kind, list(claims), timezone.now())
+        log.info(
+            "%s alert for %d accounts sent to %d admins of workspace %s",
+            kind,
+            len(claims),
+            len(recipients),
+            workspace.pk,
+        )
+
+    transaction.on_commit(deliver)
+    return len(claimed)
+
+
+def _subject(account: SocialAccount) -> str:
+    platform = platform_name(account.platform)
+    if account.status == AccountStatus.CREDENTIALS_INVALID:
+        return f"Update the credentials of {account.label} ({platform})"
+    return f"Reconnect {account.label} ({platform})"
+
+
+def _names(accounts: Sequence[SocialAccount], shown: int = 3) -> str:
+    labels = [a.label for a in accounts[:shown]]
+    rest = len(accounts) - len(labels)
+    if rest:
+        return f"{', '.join(labels)} and {rest} more"
+    return f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def _compose(
+    workspace: Workspace, accounts: Sequence[SocialAccount], *, kind: str, now: datetime
+) -> tuple[str, str]:
+    reminder = kind == KIND_REMINDER
+    if len(accounts) == 1:
+        subject = ("Still broken: " if reminder else "") + _subject(accounts[0])
+    elif reminder:
+        subject = f"Still broken: {len(accounts)} accounts ({_names(accounts)})"
+    else:
+        subject = f"{len(accounts)} accounts stopped working: {_names(accounts)}"
+    items: list[dict[str, Any]] = []
+    for account in accounts[:MAX_LISTED]:
+        assert account.status_changed_at is not None
+        items.append(
+            {
+                "account": account,
+                "platform": platform_name(account.platform),
+                "fix": fix_for(family=account.status_family, code=account.status_code),
+                "reason": account.reason,
+                "broken_for": now - account.status_changed_at,
+            }
+        )
+    body = render_to_string(
+        TEMPLATE,
+        {
+            "items": items,
+            "count": len(accounts),
+            "more": len(accounts) - len(items),
+            "url": accounts_page_url(workspace, accounts),
+            "reminder": reminder,
+            "workspace": workspace,
+            "site_url": settings.SITE_URL,
+        },
+    )
+    return f"[{workspace.name}] {subject}", str(body)

@@ -5,6 +5,7 @@ and the legacy code exchange. Every outcome is recorded on the state and audited
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -120,52 +121,67 @@ def _find(client: SocialAPI, upstream_id: str, brand_id: str) -> Account | None:
 
 
 def _success(record: ReconnectState, request: HttpRequest, account_id: str) -> ReconnectResult:
-    """Upstream says connected: confirm with a live re-check before calling it fixed."""
+    """Upstream says connected: confirm with a live re-check before calling it fixed.
+
+    Through a reconnect link only the link's account may change: another account that
+    came back is not mirrored (the next health sync lists whatever upstream now has), and
+    the link is used up by any completed sign-in.
+    """
     target = record.account
     workspace = record.workspace
     link_flow = record.link_id is not None
+    other = bool(account_id) and account_id != target.upstream_id
     actor = request.user if request.user.is_authenticated else None
-    client = upstream(workspace)
-    try:
-        item = _find(client, account_id, target.brand_id)
-    except SocialAPIError as exc:
-        item = None
-        problem = error_words(exc)
-    else:
-        upstream_ok(workspace)
-        problem = "SocialAPI does not list the account yet."
+    item: Account | None = None
+    problem = ""
+    if not (link_flow and other):
+        client = upstream(workspace)
+        try:
+            item = _find(client, account_id, target.brand_id)
+        except SocialAPIError as exc:
+            problem = error_words(exc)
+        else:
+            upstream_ok(workspace)
+            problem = "SocialAPI does not list the account yet."
     now = timezone.now()
+    mirrored = target
     with transaction.atomic():
         ReconnectState.objects.filter(pk=record.pk).update(
             outcome=ReconnectState.Outcome.SUCCEEDED,
             result_account_id=account_id[:100],
             finished_at=now,
         )
-        if item is None:
+        if link_flow and other:
+            outcome = ReconnectLink.Outcome.OTHER_ACCOUNT
+            level, message = "warning", _link_other_account_words(target)
+        elif item is None:
             account_check_request(account=target)
+            outcome = ReconnectLink.Outcome.UNCONFIRMED
             level = "warning"
             message = (
                 f"{platform_name(target.platform)} accepted the sign-in, but the dashboard "
                 f"could not confirm {target.label} yet ({problem}) It is being checked again; "
-                "its status will update on this page."
+                + (
+                    "nothing more is needed from you."
+                    if link_flow
+                    else "its status will update on this page."
+                )
             )
-            mirrored = target
         else:
-            same = item.id == target.upstream_id
             mirrored, _ = account_mirror(
                 workspace=workspace,
                 item=item,
                 source="reconnect",
-                existing=target if same else None,
+                existing=None if other else target,
                 actor=actor,
                 actor_label=LINK_OWNER if link_flow else "",
                 checked_at=now,
             )
-            level, message = _success_words(target, mirrored, same)
-            if same and mirrored.status == AccountStatus.ACTIVE and record.link_id is not None:
-                ReconnectLink.objects.filter(pk=record.link_id, used_at__isnull=True).update(
-                    used_at=now
-                )
+            fixed = mirrored.status == AccountStatus.ACTIVE
+            outcome = (
+                ReconnectLink.Outcome.RECONNECTED if fixed else ReconnectLink.Outcome.STILL_BROKEN
+            )
+            level, message = _success_words(target, mirrored, not other, link_flow=link_flow)
         audit_record(
             action="reconnect.finish",
             workspace=workspace,
@@ -174,16 +190,51 @@ def _success(record: ReconnectState, request: HttpRequest, account_id: str) -> R
             target_label=f"{target.label} ({target.platform})",
             detail={
                 "result_account": account_id[:100],
-                "different_account": account_id != target.upstream_id,
+                "different_account": other,
                 "confirmed": item is not None,
                 "status": mirrored.status if item is not None else "",
             },
             **actor_kwargs(request, record.link),
         )
-    return ReconnectResult(level, message, mirrored if item is not None else target, link_flow)
+        if link_flow:
+            _link_use_up(record, request, outcome=outcome, account_id=account_id, now=now)
+    return ReconnectResult(level, message, mirrored, link_flow)
 
 
-def _success_words(target: SocialAccount, mirrored: SocialAccount, same: bool) -> tuple[str, str]:
+def _link_use_up(
+    record: ReconnectState, request: HttpRequest, *, outcome: str, account_id: str, now: datetime
+) -> None:
+    """A sign-in through the link completed: the link is spent, whatever came back."""
+    target = record.account
+    link = record.link
+    assert link is not None  # a link flow
+    ReconnectLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
+        used_at=now, used_outcome=outcome, used_account_id=account_id[:100]
+    )
+    audit_record(
+        action="reconnect_link.use",
+        workspace=record.workspace,
+        request=request,
+        target=target,
+        target_label=f"{target.label} ({target.platform})",
+        detail={"link": link.pk, "outcome": outcome, "result_account": account_id[:100]},
+        **actor_kwargs(request, link),
+    )
+
+
+def _link_other_account_words(target: SocialAccount) -> str:
+    platform = platform_name(target.platform)
+    return (
+        f"You signed in to {platform} as another account, not {target.label}, so nothing "
+        f"changed for {target.label}: it still needs reconnecting. This link is now used up; "
+        f"if {target.label} still needs fixing, ask the person who sent it for a new link and "
+        f"sign in to {platform} as {target.label}."
+    )
+
+
+def _success_words(
+    target: SocialAccount, mirrored: SocialAccount, same: bool, *, link_flow: bool = False
+) -> tuple[str, str]:
     platform = platform_name(target.platform)
     if not same:
         return "warning", (
@@ -194,9 +245,15 @@ def _success_words(target: SocialAccount, mirrored: SocialAccount, same: bool) -
     if mirrored.status == AccountStatus.ACTIVE:
         return "success", f"{target.label} is reconnected and active again."
     reason = f" ({mirrored.reason})" if mirrored.reason else ""
+    again = (
+        "This link is now used up: ask the person who sent it for a new one, and allow every "
+        "permission asked for."
+        if link_flow
+        else "Try again, making sure to allow every permission asked for."
+    )
     return "warning", (
         f"The sign-in finished, but SocialAPI still reports that {target.label} needs "
-        f"reconnecting{reason}. Try again, making sure to allow every permission asked for."
+        f"reconnecting{reason}. {again}"
     )
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.alerts import account_alerts_batched
 from accounts.models import UNHEALTHY_STATUSES, AccountStatus, SocialAccount
 from accounts.services import CODE_GONE, account_mirror, account_status_apply
 from dashboard.models import Workspace
@@ -64,7 +65,15 @@ def accounts_list_confirmed(client: SocialAPI, *, expect_some: bool) -> list[Acc
 
 
 def health_sync(*, workspace: Workspace) -> HealthSyncResult:
-    """Bring every account of the workspace up to date with upstream (raises on failure)."""
+    """Bring every account of the workspace up to date with upstream (raises on failure).
+
+    Accounts this sync finds broken are announced to the admins in one email.
+    """
+    with account_alerts_batched():
+        return _health_sync(workspace)
+
+
+def _health_sync(workspace: Workspace) -> HealthSyncResult:
     client = upstream(workspace)
     known = SocialAccount.objects.filter(workspace=workspace).exclude(
         status=AccountStatus.DISCONNECTED

@@ -1,7 +1,7 @@
 """Reconnect links: let an account owner without a login run the reconnect flow for one
 account. The token is random (256 bits) and stored only as its sha256; the link expires,
-can be revoked, is claimed by the first browser that uses it and dies once the account
-is reconnected.
+can be revoked, is claimed by the first browser that uses it and dies once a sign-in
+through it completes, whatever account came back (a denial leaves it open for another try).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def reconnect_link_resolve(*, token: str) -> ReconnectLink:
     if link.revoked_at is not None:
         raise LinkUnusable("revoked", link)
     if link.used_at is not None:
-        raise LinkUnusable("used", link)
+        fixed = link.used_outcome in ("", ReconnectLink.Outcome.RECONNECTED)
+        raise LinkUnusable("used" if fixed else "spent", link)
     if link.expires_at <= timezone.now():
         raise LinkUnusable("expired", link)
     return link
@@ -128,7 +129,7 @@ def reconnect_link_start(*, link: ReconnectLink, request: HttpRequest) -> str:
                 actor_label=LINK_OWNER,
                 target=link.account,
                 target_label=f"{link.account.label} ({link.account.platform})",
-                detail={"link": link.pk},
+                detail={"link": link.pk, "outcome": "opened"},
             )
     return reconnect_start(account=link.account, request=request, link=link)
 
@@ -147,6 +148,12 @@ LINK_PROBLEMS: dict[str, tuple[str, str]] = {
     "used": (
         "This account is already reconnected",
         "The link did its job and cannot be used again. Nothing else is needed.",
+    ),
+    "spent": (
+        "This reconnect link was already used",
+        "A sign-in through it has finished, but it did not reconnect the account (for example "
+        "another account was signed in). A link works once: ask the person who sent it for a "
+        "new one if the account still needs reconnecting.",
     ),
     "expired": (
         "This reconnect link has expired",

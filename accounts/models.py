@@ -172,6 +172,14 @@ class AccountTransition(models.Model):
 class ReconnectLink(models.Model):
     """A signed, single-use link an admin hands to an account owner without a login."""
 
+    class Outcome(models.TextChoices):
+        """How the sign-in that used the link up ended."""
+
+        RECONNECTED = "reconnected", "reconnected the account"
+        STILL_BROKEN = "still_broken", "signed in, but SocialAPI still reports a problem"
+        UNCONFIRMED = "unconfirmed", "signed in; the result was not confirmed yet"
+        OTHER_ACCOUNT = "other_account", "signed in as a different account; nothing changed"
+
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="reconnect_links"
     )
@@ -185,10 +193,13 @@ class ReconnectLink(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     # The first browser to start the flow claims the link; only it may retry (e.g. after
-    # declining by mistake). `used_at` is set when the reconnect succeeds.
+    # declining by mistake). `used_at` is set when a sign-in through it completes, whatever
+    # account came back (`used_outcome`, `used_account_id`); a denial leaves it open.
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_session_hash = models.CharField(max_length=64, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    used_outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    used_account_id = models.CharField(max_length=100, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -43,7 +43,14 @@ LEVELS = {
     "info": messages.INFO,
 }
 PROBLEM_SESSION = "reconnect_problem"
-LINK_STATUS = {"unknown": 404, "revoked": 410, "used": 410, "expired": 410, "claimed": 403}
+LINK_STATUS = {
+    "unknown": 404,
+    "revoked": 410,
+    "used": 410,
+    "spent": 410,
+    "expired": 410,
+    "claimed": 403,
+}
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -214,10 +221,12 @@ def reconnect_done(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # authenticated by the HMAC signature, not a cookie
 @require_POST
 def webhook_receive(request: HttpRequest, workspace_slug: str) -> HttpResponse:
-    """SocialAPI webhooks for one workspace: verified, stored, answered at once."""
+    """SocialAPI webhooks for one workspace: verified, stored, answered at once.
+
+    A URL naming no workspace is answered exactly like a delivery whose signature does not
+    verify (no 404), so the webhook URL cannot be used to find out which workspaces exist.
+    """
     workspace = workspace_for_webhook(slug=workspace_slug)
-    if workspace is None:
-        return JsonResponse({"ok": False, "error": "unknown_workspace"}, status=404)
     try:
         body = request.body
     except RequestDataTooBig:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.dispatch import receiver
 
+from accounts.alerts import account_alerts_batched
 from accounts.models import AccountStatus, SocialAccount
 from accounts.services import CODE_GONE, account_status_apply
 from dashboard.models import Workspace
@@ -50,7 +51,8 @@ def account_errors_apply(
     if not named:
         return
     try:
-        with transaction.atomic():
+        # Accounts this batch breaks are announced in one email, not one each.
+        with transaction.atomic(), account_alerts_batched():
             _apply(workspace, named)
     except Exception:
         log.exception("marking accounts from %d error events failed", len(named))

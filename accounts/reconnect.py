@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ReconnectLink, ReconnectState, SocialAccount
-from accounts.services import error_words, oauth_callback_url
+from accounts.services import brand_unknown_words, error_words, oauth_callback_url
 from dashboard.audit import audit_record
 from dashboard.crypto import token_hash
 from dashboard.models import Membership
@@ -28,7 +28,8 @@ from socialapi import SocialAPIError, is_oauth, platform_name
 
 SESSION_STATES = "reconnect_states"  # raw state values started in this session (newest last)
 SESSION_SELECTING = "reconnect_selecting"  # raw state value whose selection is in progress
-MAX_SESSION_STATES = 5
+# Reconnects a session may have under way at once (one per tab); the oldest is dropped.
+MAX_SESSION_STATES = 20
 # Upstream keeps a pending connection for 30 minutes.
 SELECTION_MINUTES = 30
 LINK_OWNER = "reconnect link owner"
@@ -87,6 +88,9 @@ def reconnect_start(
             f"{platform_name(account.platform)} accounts connect with credentials, not a sign-in. "
             "Use Update credentials instead."
         )
+    if not account.brand_id:
+        # Without brand_id upstream connects the account into a brand of its own.
+        raise ReconnectNotStarted(brand_unknown_words(account))
     workspace = account.workspace
     _ensure_session(request)
     value = secrets.token_urlsafe(32)
@@ -97,7 +101,7 @@ def reconnect_start(
             account.platform,
             redirect_uri=redirect_uri,
             state=value,
-            brand_id=account.brand_id or None,
+            brand_id=account.brand_id,
         )
     except SocialAPIError as exc:
         raise ReconnectNotStarted(f"Reconnect could not start: {error_words(exc)}") from exc
@@ -149,8 +153,12 @@ def _record_for(value: str) -> ReconnectState | None:
 
 def _binding_check(record: ReconnectState, request: HttpRequest, *, in_session: bool) -> None:
     """Same session, same person (still an admin) or a still-valid link."""
-    if not in_session or record.session_hash != _session_hash(request):
+    if record.session_hash != _session_hash(request):
         raise ReconnectProblem("other_session", record)
+    if not in_session:
+        # Started in this very session, but dropped from it when newer reconnects pushed
+        # it out of the MAX_SESSION_STATES kept.
+        raise ReconnectProblem("replaced", record)
     if record.user_id is not None:
         if record.user_id != request.user.pk:
             raise ReconnectProblem("other_user", record)
@@ -238,6 +246,12 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "This sign-in was started in another browser",
         "A reconnect has to be finished in the same browser (and the same session) that "
         "started it. Nothing was changed.",
+    ),
+    "replaced": (
+        "This reconnect was replaced by a newer one",
+        f"This browser started more than {MAX_SESSION_STATES} reconnects, so this older one "
+        "was replaced by a newer one and can no longer finish. Nothing was changed; start "
+        "again.",
     ),
     "other_user": (
         "This sign-in belongs to someone else",

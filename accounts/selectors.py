@@ -22,6 +22,8 @@ from dashboard.models import Workspace
 from socialapi import platform_name
 
 PAGE_SIZE = 50
+# `?account=` may name several accounts (an alert about a mass break links to all of them).
+MAX_FILTER_ACCOUNTS = 100
 # A "Check now" not answered within this time is shown as finished (the worker may be down).
 CHECK_POLL_MINUTES = 2
 
@@ -45,23 +47,30 @@ class AccountFilters:
     platform: str = ""
     brand: str = ""
     q: str = ""
-    account: int | None = None
+    accounts: tuple[int, ...] = ()
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.platform or self.brand or self.q or self.account)
+        return bool(self.status or self.platform or self.brand or self.q or self.accounts)
 
     @classmethod
     def from_query(cls, query: QueryDict) -> AccountFilters:
         status = query.get("status", "")
-        account = query.get("account", "")
+        accounts = [as_id(value) for value in query.getlist("account")[:MAX_FILTER_ACCOUNTS]]
         return cls(
             status=status if status in AccountStatus.values or status == "problems" else "",
             platform=query.get("platform", "")[:40],
             brand=query.get("brand", "")[:100],
             q=" ".join(query.get("q", "").split())[:100],
-            account=int(account) if account.isdigit() and len(account) < 18 else None,
+            accounts=tuple(dict.fromkeys(pk for pk in accounts if pk is not None)),
         )
+
+
+def as_id(value: str) -> int | None:
+    """A database id from a query parameter, or None (`str.isdigit` alone accepts "²")."""
+    if value.isascii() and value.isdigit() and len(value) < 18:
+        return int(value)
+    return None
 
 
 @dataclass
@@ -112,8 +121,8 @@ def account_facets(*, workspace: Workspace) -> Facets:
 def account_queryset(*, workspace: Workspace, filters: AccountFilters) -> QuerySet[SocialAccount]:
     """The workspace's accounts matching the filters, problems first."""
     qs = SocialAccount.objects.filter(workspace=workspace)
-    if filters.account is not None:
-        qs = qs.filter(pk=filters.account)
+    if filters.accounts:
+        qs = qs.filter(pk__in=filters.accounts)
     if filters.status == "problems":
         qs = qs.filter(
             status__in=[AccountStatus.RECONNECT_REQUIRED, AccountStatus.CREDENTIALS_INVALID]
@@ -169,6 +178,15 @@ def reconnect_links_open(*, account: SocialAccount) -> list[ReconnectLink]:
             used_at__isnull=True,
             expires_at__gt=timezone.now(),
         ).select_related("created_by")
+    )
+
+
+def reconnect_links_used(*, account: SocialAccount, limit: int = 5) -> list[ReconnectLink]:
+    """The latest links used up by a sign-in, with how it ended (for the account page)."""
+    return list(
+        ReconnectLink.objects.filter(account=account, used_at__isnull=False)
+        .select_related("created_by")
+        .order_by("-used_at")[:limit]
     )
 
 

@@ -53,8 +53,9 @@ def account_status_apply(
 ) -> bool:
     """Move an account to `status`, recording the transition; True when it changed.
 
-    Entering a problem status queues one alert email (see accounts.alerts); the alert is
-    keyed on the break time, so a later break is alerted afresh. The update is
+    Entering a problem status queues one alert email (see accounts.alerts: accounts that
+    break inside one `account_alerts_batched()` block share one email); the alert is keyed
+    on the break time, so a later break is alerted afresh. The update is
     conditional on the status we read, so two concurrent syncs record one transition.
     """
     now = at or timezone.now()
@@ -97,10 +98,9 @@ def account_status_apply(
         created_at=now,
     )
     if account.is_unhealthy:
-        from accounts.tasks import account_alert_send
+        from accounts.alerts import account_alert_queue
 
-        account_pk = account.pk
-        transaction.on_commit(lambda: account_alert_send.delay(account_pk))
+        account_alert_queue(account.pk)
     return True
 
 
@@ -208,6 +208,16 @@ def error_words(exc: SocialAPIError) -> str:
     return f"{fix.title}{detail}. {fix.action}{ref}"
 
 
+def brand_unknown_words(account: SocialAccount) -> str:
+    """Why a connect call is not made for an account whose brand we have not learned."""
+    return (
+        f"The dashboard does not know yet which brand {account.label} belongs to, and "
+        "SocialAPI would create a new brand for a connect without one, so nothing was sent. "
+        "Wait for the next check so the account's brand is known (an admin can press Check "
+        "now), then try again."
+    )
+
+
 def account_disconnect(*, account: SocialAccount, request: HttpRequest) -> ActionResult:
     """`DELETE /v1/accounts/{id}`; an account already gone upstream counts as done."""
     workspace = account.workspace
@@ -247,13 +257,16 @@ def account_credentials_update(
     The values are sent upstream and nowhere else: not stored, logged or audited.
     """
     workspace = account.workspace
+    if not account.brand_id:
+        # Without brand_id upstream connects the account into a brand of its own.
+        return ActionResult(False, brand_unknown_words(account))
     try:
         # Reference: https://docs.social-api.ai/api-reference — POST /v1/accounts/connect
         result = upstream(workspace).accounts_connect(
             account.platform,
             redirect_uri=oauth_callback_url(),
             state=secrets.token_urlsafe(16),
-            brand_id=account.brand_id or None,
+            brand_id=account.brand_id,
             metadata=dict(credentials),
         )
     except SocialAPIError as exc:

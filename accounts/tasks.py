@@ -69,21 +69,26 @@ def account_check(account_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
-def account_alert_send(account_id: int) -> None:
-    """Email the admins that an account broke (once per break)."""
-    from accounts.alerts import account_alert_send as account_alert_send_service
+def account_alerts_send(account_ids: list[int]) -> None:
+    """Email the admins that these accounts broke (one email for all, once per break)."""
+    from accounts.alerts import account_alerts_send as account_alerts_send_service
 
-    account = SocialAccount.objects.filter(pk=account_id).first()
-    if account is not None:
-        account_alert_send_service(account=account)
+    account_alerts_send_service(account_ids=account_ids)
+
+
+@shared_task(ignore_result=True)
+def account_alert_send(account_id: int) -> None:
+    """One account broke (kept for messages queued before account_alerts_send existed)."""
+    account_alerts_send([account_id])
 
 
 @shared_task(ignore_result=True)
 def account_alert_reminders() -> int:
-    """Hourly: remind admins of accounts still broken after two days."""
-    from accounts.alerts import account_alert_reminders_send
+    """Hourly: break alerts that never went out, and reminders of accounts still broken
+    after two days. Returns how many accounts the emails name."""
+    from accounts.alerts import account_alert_reminders_send, account_alerts_unsent_send
 
-    return account_alert_reminders_send()
+    return account_alerts_unsent_send() + account_alert_reminders_send()
 
 
 @shared_task(ignore_result=True)

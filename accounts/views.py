@@ -21,6 +21,7 @@ from accounts.selectors import (
     account_transitions,
     reconnect_link_get,
     reconnect_links_open,
+    reconnect_links_used,
     webhook_delivery_page,
 )
 from accounts.services import (
@@ -84,6 +85,7 @@ def account_detail(request: WorkspaceRequest, account_id: int) -> HttpResponse:
         "account": account,
         "transitions": account_transitions(account=account),
         "links": reconnect_links_open(account=account) if request.can_act else [],
+        "used_links": reconnect_links_used(account=account) if request.can_act else [],
         "new_link": new_link,
         "link_days": settings.RECONNECT_LINK_DAYS,
     }

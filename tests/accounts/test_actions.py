@@ -167,3 +167,16 @@ def test_support_staff_cannot_act(as_support, make_account):
     for name in ("check", "reconnect", "disconnect", "link_create", "credentials"):
         assert as_support.post(action(name, account)).status_code == 403
     assert SocialAccount.objects.get(pk=account.pk).status == AccountStatus.RECONNECT_REQUIRED
+
+
+def test_new_credentials_for_an_account_whose_brand_is_unknown_are_not_sent(
+    as_admin, api, make_account
+):
+    bot = make_account(AccountStatus.CREDENTIALS_INVALID, platform="telegram", brand_id="")
+    response = as_admin.post(action("credentials", bot), {"bot_token": "123456:NEW-TOKEN"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Wait for the next check so the account&#x27;s brand is known" in html
+    assert not api.calls  # a connect without brand_id would create a new brand upstream
+    bot.refresh_from_db()
+    assert bot.status == AccountStatus.CREDENTIALS_INVALID

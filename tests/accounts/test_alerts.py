@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,7 +15,10 @@ from accounts.models import AccountStatus
 from accounts.services import account_status_apply
 from accounts.tasks import account_alert_reminders
 from dashboard.models import Membership
+from events.models import AlertSent
+from events.recording import error_events_record
 from tests.accounts.conftest import account_json, accounts_body
+from tests.accounts.test_receivers import event
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +150,109 @@ def test_members_have_no_alert_switch(as_member, workspace):
         ).status_code
         == 403
     )
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("the mail server is down")
+
+
+def test_a_sync_that_breaks_several_accounts_sends_each_admin_one_email_naming_them_all(
+    as_admin, admin, api, workspace, make_account, django_capture_on_commit_callbacks
+):
+    colleague = make_user("dave")
+    Membership.objects.create(user=colleague, workspace=workspace, role=Membership.Role.ADMIN)
+    shops = [make_account(name=f"Shop {n}", scheduled_posts_at_risk=2) for n in range(3)]
+    fine = make_account(name="Fine")
+    api.get("/accounts").respond(
+        json=accounts_body(
+            *[
+                account_json(a, status="reconnect_required", reconnect_reason=f"{a.name} expired")
+                for a in shops
+            ],
+            account_json(fine),
+        )
+    )
+    api.get("/posts").respond(json={"data": [], "pagination": {}})
+    with django_capture_on_commit_callbacks(execute=True):
+        health_sync(workspace=workspace)
+
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([admin.email, colleague.email])
+    message = mail.outbox[0]
+    assert message.subject == "[Acme] 3 accounts stopped working: Shop 0, Shop 1 and Shop 2"
+    for shop in shops:
+        assert f"- {shop.label} on Instagram" in message.body
+        assert f"{shop.name} expired" in message.body
+    assert "Fine" not in message.body
+    link = "http://testserver/w/acme/accounts/?" + "&".join(f"account={a.pk}" for a in shops)
+    assert f"Open these accounts: {link}" in message.body
+    # still one alert record per account break (a later sync mails none of them again)
+    assert AlertSent.objects.filter(kind="account_broken").count() == 3
+    listed = as_admin.get(link.removeprefix("http://testserver")).context["page"].object_list
+    assert sorted(a.pk for a in listed) == [a.pk for a in shops]
+
+
+def test_error_events_that_break_several_accounts_send_one_email(
+    admin, workspace, make_account, django_capture_on_commit_callbacks
+):
+    hour_ago = timezone.now() - timedelta(hours=1)
+    first, second = (
+        make_account(name=name, status_changed_at=hour_ago, last_checked_at=hour_ago)
+        for name in ("Alpha", "Beta")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        error_events_record(
+            workspace=workspace,
+            events=[
+                event(first, "account.reconnection_required", 403),
+                event(second, "platform.instagram.auth", 401, request_id="req_2"),
+            ],
+        )
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Acme] 2 accounts stopped working: Alpha and Beta"
+
+
+def test_a_break_alert_the_mail_server_refused_goes_out_with_the_next_hourly_run(
+    admin, make_account, settings, django_capture_on_commit_callbacks
+):
+    account = make_account(name="Demo Co")
+    settings.EMAIL_BACKEND = "tests.accounts.test_alerts.RefusingBackend"
+    break_it(account, django_capture_on_commit_callbacks, at=timezone.now() - timedelta(minutes=15))
+    account.refresh_from_db()
+    assert account.alerted_at is None and not AlertSent.objects.exists()  # claim given back
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_alert_reminders() == 1
+    assert [m.subject for m in mail.outbox] == ["[Acme] Reconnect Demo Co (Instagram)"]
+    account.refresh_from_db()
+    assert account.alerted_at is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_alert_reminders() == 0  # the next hour: nothing more
+    assert len(mail.outbox) == 1
+
+
+def test_the_hourly_run_leaves_a_fresh_break_to_its_own_alert(
+    admin, make_account, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.accounts.test_alerts.RefusingBackend"
+    break_it(make_account(), django_capture_on_commit_callbacks)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert account_alert_reminders() == 0  # its own task may still be on its way
+    assert mail.outbox == []
+
+
+def test_reminders_for_several_accounts_of_a_workspace_are_one_email(
+    admin, make_account, django_capture_on_commit_callbacks
+):
+    long_ago = timezone.now() - timedelta(days=3)
+    for name in ("Old one", "Old two"):
+        break_it(make_account(name=name), django_capture_on_commit_callbacks, at=long_ago)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_alert_reminders() == 2
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "[Acme] Still broken: 2 accounts (Old one and Old two)"
+    assert "Old two on Instagram, broken for 3 days" in mail.outbox[0].body

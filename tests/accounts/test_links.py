@@ -194,3 +194,77 @@ def test_revoking_stops_a_flow_already_under_way(client, as_admin, api, broken):
     assert "no longer valid" in problem(client, response).content.decode()
     assert len(api.calls) == calls
     assert AuditEvent.objects.filter(action="reconnect_link.revoke").count() == 1
+
+
+def start_from_link(client: Client, url: str, api) -> str:
+    """Open the link and press Continue; the state value sent upstream."""
+    route = api.post("/accounts/connect").respond(
+        202, json={"auth_url": "https://platform.example/auth"}
+    )
+    assert client.post(url).status_code == 302
+    return str(json.loads(route.calls.last.request.content)["state"])
+
+
+def test_signing_in_as_another_account_through_a_link_spends_it_and_changes_nothing(
+    client, as_admin, api, broken
+):
+    url = create_link(as_admin, broken)
+    state = start_from_link(client, url, api)
+    calls = len(api.calls)
+    done = client.get(f"/oauth/callback/?status=success&state={state}&account_id=acc_intruder")
+    assert done["Location"] == reverse("reconnect_done")
+    page = client.get(done["Location"]).content.decode()
+    assert "You signed in to Instagram as another account, not Demo Co" in page
+    assert "nothing changed for Demo Co" in page and "ask the person who sent it" in page
+    # nothing mirrored, nothing asked upstream: the next health sync lists what upstream has
+    assert list(SocialAccount.objects.values_list("upstream_id", flat=True)) == [broken.upstream_id]
+    assert len(api.calls) == calls
+    broken.refresh_from_db()
+    assert broken.status == AccountStatus.RECONNECT_REQUIRED
+    link = ReconnectLink.objects.get()
+    assert link.used_at is not None
+    assert (link.used_outcome, link.used_account_id) == ("other_account", "acc_intruder")
+    used = AuditEvent.objects.filter(action="reconnect_link.use").order_by("pk")
+    assert [u.detail["outcome"] for u in used] == ["opened", "other_account"]
+    assert used.last().detail["result_account"] == "acc_intruder"
+
+    # the link cannot bring in another account again, and says what happened
+    again = client.get(url)
+    assert again.status_code == 410 and "already used" in again.content.decode()
+    assert client.post(url).status_code == 410
+    # the admin sees it on the account page
+    detail = as_admin.get(
+        reverse("accounts:detail", args=[broken.workspace.slug, broken.pk])
+    ).content.decode()
+    assert "signed in as a different account; nothing changed" in detail
+    assert "acc_intruder" in detail
+
+
+def test_a_success_that_leaves_the_account_broken_also_spends_the_link(
+    client, as_admin, api, broken
+):
+    url = create_link(as_admin, broken)
+    state = start_from_link(client, url, api)
+    api.get("/accounts", params={"brand_id": "b_demo"}).respond(
+        json=accounts_body(account_json(broken, status="reconnect_required"))
+    )
+    done = client.get(
+        f"/oauth/callback/?status=success&state={state}&account_id={broken.upstream_id}"
+    )
+    page = client.get(done["Location"]).content.decode()
+    assert "still reports that Demo Co needs reconnecting" in page
+    assert "This link is now used up" in page
+    assert ReconnectLink.objects.get().used_outcome == "still_broken"
+    assert client.get(url).status_code == 410
+
+
+def test_a_denied_sign_in_keeps_the_link_open_for_another_try(client, as_admin, api, broken):
+    url = create_link(as_admin, broken)
+    state = start_from_link(client, url, api)
+    done = client.get(f"/oauth/callback/?status=error&error=access_denied&state={state}")
+    assert "Open your reconnect link again" in client.get(done["Location"]).content.decode()
+    link = ReconnectLink.objects.get()
+    assert link.used_at is None and link.used_outcome == ""
+    assert client.get(url).status_code == 200
+    start_from_link(client, url, api)  # the same browser starts again
+    assert ReconnectState.objects.count() == 2

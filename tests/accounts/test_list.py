@@ -90,6 +90,24 @@ def test_it_filters_to_one_account_for_alert_links(as_admin, workspace, make_acc
     assert row_ids(response.content.decode()) == [target.pk]
 
 
+def test_it_filters_to_the_several_accounts_an_alert_about_a_mass_break_names(
+    as_admin, workspace, make_account
+):
+    first, _, third = make_account(), make_account(), make_account()
+    response = as_admin.get(list_url(workspace, f"?account={first.pk}&account={third.pk}"))
+    assert row_ids(response.content.decode()) == [first.pk, third.pk]
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "%D9%A3", "1%C2%B2", "-1", "1e3", ""])
+def test_a_non_ascii_or_malformed_account_filter_is_ignored_not_a_500(
+    as_admin, workspace, make_account, value
+):
+    accounts = [make_account(), make_account()]
+    response = as_admin.get(list_url(workspace, f"?account={value}"))
+    assert response.status_code == 200
+    assert sorted(row_ids(response.content.decode())) == [a.pk for a in accounts]
+
+
 def test_it_paginates_fifty_per_page(as_admin, workspace, make_account):
     for _ in range(51):
         make_account()

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountStatus, AccountTransition, ReconnectState, SocialAccount
-from accounts.reconnect import SESSION_STATES
+from accounts.reconnect import MAX_SESSION_STATES, SESSION_STATES
 from dashboard.models import AuditEvent, Membership, Workspace
 from tests.accounts.conftest import account_json, accounts_body, error_body, problem
 from tests.conftest import make_user
@@ -508,3 +508,41 @@ def test_upstream_timeouts_during_selection_fetch_fail_cleanly(as_admin, api, ma
     response = callback(as_admin, status="selection_required", connection_id="pc_1", state=state)
     assert response.status_code == 302
     assert "could not be loaded" in messages_of(as_admin, response["Location"])
+
+
+def test_twenty_reconnects_started_in_one_session_can_all_finish(as_admin, api, broken):
+    states = [start(as_admin, api, broken) for _ in range(20)]  # e.g. one per tab
+    api.get("/accounts", params={"brand_id": "b_demo"}).respond(
+        json=accounts_body(account_json(broken, status="active"))
+    )
+    response = callback(as_admin, status="success", state=states[0], account_id=broken.upstream_id)
+    assert "is reconnected and active again" in messages_of(as_admin, response["Location"])
+
+
+def test_a_reconnect_pushed_out_by_newer_ones_says_it_was_replaced(as_admin, api, broken):
+    oldest = start(as_admin, api, broken)
+    for _ in range(MAX_SESSION_STATES):
+        start(as_admin, api, broken)
+    calls = len(api.calls)
+    page = problem(
+        as_admin,
+        callback(as_admin, status="success", state=oldest, account_id=broken.upstream_id),
+    )
+    html = page.content.decode()
+    assert "This reconnect was replaced by a newer one" in html and "start again" in html
+    assert "another browser" not in html
+    assert len(api.calls) == calls
+    broken.refresh_from_db()
+    assert broken.status == AccountStatus.RECONNECT_REQUIRED
+
+
+def test_an_account_whose_brand_is_unknown_is_not_reconnected_into_a_new_brand(
+    as_admin, api, make_account
+):
+    account = make_account(AccountStatus.RECONNECT_REQUIRED, name="No brand yet", brand_id="")
+    response = as_admin.post(
+        reverse("accounts:reconnect", args=[account.workspace.slug, account.pk]), follow=True
+    )
+    html = response.content.decode()
+    assert "wait for the next check so the account&#x27;s brand is known" in html.lower()
+    assert not api.calls and not ReconnectState.objects.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -178,7 +179,11 @@ def test_without_a_secret_only_the_ping_gets_in(client, workspace, make_account)
     account = make_account()
     body = body_of("account.disconnected", account_id=account.upstream_id)
     response = send(client, workspace, body, sign="none")
-    assert response.status_code == 401 and response.json()["error"] == "no_secret"
+    # answered like any refused delivery (no hint about the workspace); the trace says why
+    assert response.status_code == 401 and response.json()["error"] == "missing_signature"
+    assert WebhookDelivery.objects.get().outcome == "rejected: no_secret"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
 
 
 def test_a_forged_unsigned_account_event_calling_itself_a_ping_is_refused(
@@ -201,14 +206,121 @@ def test_malformed_bodies_are_4xx_never_500(client, hooked, body, status):
     assert response.status_code == status
 
 
-def test_unknown_workspaces_and_get_requests(client, db):
-    assert (
-        client.post(
-            "/webhooks/socialapi/nope", data=b"{}", content_type="application/json"
-        ).status_code
-        == 404
-    )
+def test_get_requests_are_refused(client, hooked):
+    assert client.get(url(hooked)).status_code == 405
     assert client.get("/webhooks/socialapi/nope").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "case", ["forged_v2", "forged_v1", "unsigned", "stale", "not_json", "ping", "secretless"]
+)
+def test_an_unknown_workspace_is_answered_exactly_like_a_bad_signature(
+    client, hooked, other_workspace, case
+):
+    """The answers never tell which workspace names exist (no 404 for unknown ones)."""
+    body = body_of("account.disconnected", account_id="acc_1")
+    kwargs: dict[str, Any] = {}
+    if case == "forged_v2":
+        kwargs = {"HTTP_X_SOCIALAPI_SIGNATURE_V2": "sha256=" + "f" * 64}
+    elif case == "forged_v1":
+        kwargs = {"sign": "none", "HTTP_X_SOCIALAPI_SIGNATURE": "sha256=" + "0" * 64}
+    elif case == "unsigned":
+        kwargs = {"sign": "none"}
+    elif case == "stale":
+        kwargs = {"ts": int(time.time()) - 400}
+    elif case == "not_json":
+        body = b'{"event": "x"'
+    elif case == "ping":
+        body, kwargs = body_of("webhook.test"), {"sign": "none"}
+    real = hooked if case != "secretless" else other_workspace  # no secret set
+    unknown = Workspace(slug="no-such-workspace", name="?")
+
+    def answer(workspace: Workspace) -> tuple[int, Any]:
+        if case == "not_json":
+            response = client.post(url(workspace), data=body, content_type="application/json")
+        else:
+            response = send(client, workspace, body, **kwargs)
+        return response.status_code, response.json()
+
+    status, payload = answer(unknown)
+    assert (status, payload) == answer(real)
+    assert status == (200 if case == "ping" else 400 if case == "not_json" else 401)
+    stored = WebhookDelivery.objects.count()
+    answer(unknown)
+    assert WebhookDelivery.objects.count() == stored  # nothing stored for an unknown name
+
+
+def test_an_unsigned_ping_cannot_take_the_delivery_id_of_a_signed_delivery(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    ping = send(client, hooked, body_of("webhook.test"), sign="none", delivery="dlv_42")
+    assert ping.status_code == 200
+    body = body_of("account.disconnected", account_id=account.upstream_id, reconnect_required=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        genuine = send(client, hooked, body, delivery="dlv_42")
+    assert genuine.json() == {"ok": True}  # not taken for a retry of the ping
+    account.refresh_from_db()
+    assert account.status == AccountStatus.RECONNECT_REQUIRED
+    stored = dict(WebhookDelivery.objects.values_list("signature", "delivery_id"))
+    assert stored == {"unsigned": "unsigned:dlv_42", "v2": "dlv_42"}
+    assert WebhookDelivery.objects.get(signature="v2").times_received == 1
+    # and a signed delivery cannot be counted as received again by an unsigned ping
+    send(client, hooked, body_of("webhook.test"), sign="none", delivery="dlv_42")
+    assert WebhookDelivery.objects.get(signature="v2").times_received == 1
+
+
+def test_unsigned_pings_are_capped_per_hour_like_refused_deliveries(client, hooked, monkeypatch):
+    monkeypatch.setattr("accounts.webhooks.MAX_UNSIGNED_PER_HOUR", 3)
+    for n in range(5):
+        response = send(client, hooked, body_of("webhook.test"), sign="none", delivery=f"p{n}")
+        assert response.status_code == 200 and response.json() == {"ok": True}
+    assert WebhookDelivery.objects.filter(signature="unsigned").count() == 3
+    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(hours=2))
+    send(client, hooked, body_of("webhook.test"), sign="none", delivery="p_later")
+    assert WebhookDelivery.objects.filter(signature="unsigned").count() == 4
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"event": "post.published", "data": {"n": NaN}}', "not_json"),
+        (b'{"event": "post.published", "data": {"n": Infinity}}', "not_json"),
+        (b'{"event": "post.published", "data": {"n": -Infinity}}', "not_json"),
+        (b'{"event": "post.published", "data": {"n": 1e999}}', "not_json"),
+        (b'{"event": "post.published", "data": {"s": "a\\u0000b"}}', "bad_body"),
+        (b'{"event": "post.published", "data": {"a\\u0000": 1}}', "bad_body"),
+        (b'{"event": "post.published\\u0000"}', "bad_body"),
+        (b'{"event": "post.published", "data": ["\\ud800"]}', "bad_body"),
+    ],
+)
+def test_signed_bodies_no_database_can_store_are_refused_with_400(
+    client, hooked, raw, error, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = send(client, hooked, raw, delivery="dlv_odd")
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": error}  # never "duplicate"
+    trace = WebhookDelivery.objects.get()
+    assert trace.signature == "rejected" and trace.outcome == f"rejected: {error}"
+    assert not queued
+
+
+def test_a_delivery_the_database_refuses_is_not_called_a_duplicate(client, hooked, monkeypatch):
+    from django.db import IntegrityError
+
+    real_create = WebhookDelivery.objects.create
+
+    def refuse_accepted(**fields: Any) -> Any:
+        if fields.get("signature") != "rejected":
+            raise IntegrityError("CHECK constraint failed")
+        return real_create(**fields)
+
+    monkeypatch.setattr(WebhookDelivery.objects, "create", refuse_accepted)
+    response = send(client, hooked, body_of("post.published", id="p"), delivery="dlv_new")
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": "bad_body"}
+    assert WebhookDelivery.objects.get().outcome == "rejected: bad_body"
 
 
 def test_account_disconnected_without_reconnect_marks_it_disconnected(
@@ -339,6 +451,46 @@ def test_any_input_gets_an_answer_below_500(client, hooked, body, signature, tim
             headers[key] = value
     response = client.post(url(hooked), data=body, content_type="application/json", **headers)
     assert response.status_code < 500
+
+
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(exclude_categories=()), max_size=12)
+    | st.sampled_from(["\x00", "a\x00", "\ud800", "\udfff x", "\U0001f600"])
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=6) | st.sampled_from(["\x00", "\ud800"]), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    event=st.sampled_from(["webhook.test", "post.published", "account.connected"]),
+    data=JSON_VALUES,
+    signed=st.booleans(),
+)
+def test_any_json_body_is_stored_or_refused_never_500(client, hooked, event, data, signed):
+    """NaN, Infinity, NUL and lone surrogates included: a 400, never a 500 or "duplicate"."""
+    body = json.dumps({"event": event, "data": data}, allow_nan=True).encode()
+    delivery = f"dlv_{uuid.uuid4().hex}"
+    response = send(client, hooked, body, sign="v2" if signed else "none", delivery=delivery)
+    assert response.status_code in (200, 400, 401)
+    assert "duplicate" not in response.json()
+    if response.status_code == 200 and signed:
+        stored = WebhookDelivery.objects.get(delivery_id=delivery)  # jsonb may renormalise numbers
+        assert stored.event == event and set(stored.payload) == {"event", "data"}
 
 
 def test_deliveries_are_listed_for_triage_with_constant_queries(

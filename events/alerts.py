@@ -43,20 +43,23 @@ def _mark_sent(*, workspace: Workspace, kind: str, subject_key: str, period_key:
 def _storage_episode_start(
     workspace: Workspace, threshold: int, latest: StorageSnapshot
 ) -> datetime:
-    """When storage last climbed to `threshold` % (after being clearly below it)."""
+    """When storage last climbed to `threshold` % (after being clearly below it).
+
+    Read from `since` (when a figure was first seen), never `taken_at`: the same figure
+    confirmed again moves its `taken_at` forward, which would start a new period (and a
+    new mail) on every check.
+    """
+    rows = StorageSnapshot.objects.filter(workspace=workspace, since__lte=latest.since)
     below = (
-        StorageSnapshot.objects.filter(workspace=workspace, taken_at__lte=latest.taken_at)
-        .alias(scaled=F("used_bytes") * 100)
+        rows.alias(scaled=F("used_bytes") * 100)
         .filter(Q(limit_bytes__lt=0) | Q(scaled__lt=F("limit_bytes") * (threshold - HYSTERESIS)))
-        .order_by("-taken_at", "-id")
-        .values_list("taken_at", flat=True)
+        .order_by("-since", "-id")
+        .values_list("since", flat=True)
         .first()
     )
-    first_over = StorageSnapshot.objects.filter(workspace=workspace, taken_at__lte=latest.taken_at)
-    if below is not None:
-        first_over = first_over.filter(taken_at__gt=below)
-    moment = first_over.order_by("taken_at", "id").values_list("taken_at", flat=True).first()
-    return moment or latest.taken_at
+    first_over = rows.filter(since__gt=below) if below is not None else rows
+    moment = first_over.order_by("since", "id").values_list("since", flat=True).first()
+    return moment or latest.since
 
 
 def storage_alerts_check(*, workspace: Workspace) -> list[str]:

@@ -142,6 +142,13 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max((m for m in moments if m is not None), default=None)
 
 
+def _run_started(snapshot: dict[str, Any] | None, line: str) -> datetime | None:
+    """Where the current run of storage figures over a line started (None when unknown:
+    a dismissal then holds until banner_dismissals_expire sees the cause gone)."""
+    moment = (snapshot or {}).get(line)
+    return moment if isinstance(moment, datetime) else None
+
+
 def _figure_time(snapshot: dict[str, Any] | None, *, api_only: bool = False) -> datetime | None:
     if not snapshot:
         return None
@@ -220,6 +227,12 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
     refused = _newest(inputs.groups, "storage_quota", after=taken_at)
     limited = used is not None and limit is not None and limit >= 0
     url = _url("media:storage", workspace)
+    # When the cause started: the first figure of the current run over the line (media
+    # stores it on each figure); for a refusal newer than the figure, that figure's time
+    # (the next figure ends the refusal's episode).
+    full_since = _run_started(snap, "full_since")
+    if refused is not None and (used is None or limit is None or used < limit):
+        full_since = taken_at
     if (
         limited
         and used is not None
@@ -238,6 +251,7 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             severity=80,
             text=banner_text("storage_full", figure=figure, need=need),
             action_url=url,
+            since=full_since,
             request_ids=(refused.last_request_id,) if refused and refused.last_request_id else (),
         )
     if refused is not None and not limited:
@@ -254,6 +268,7 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
                 need="enough space for the refused upload",
             ),
             action_url=url,
+            since=full_since,
             request_ids=(refused.last_request_id,) if refused.last_request_id else (),
         )
     if not limited or used is None or limit is None or limit == 0:
@@ -276,6 +291,7 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             limit=_bytes(limit),
         ),
         action_url=url,
+        since=_run_started(snap, "warn_since"),
     )
 
 
@@ -421,6 +437,7 @@ def _throttles(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
                     if platform
                     else {"family": "platform_throttle", "period": "24h"},
                 ),
+                since=inputs.episodes.get(("platform_throttle", platform)),
                 request_ids=tuple(g.last_request_id for g in groups if g.last_request_id)[:3],
             )
         )
@@ -490,6 +507,7 @@ def _server_errors(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             minutes=burst_minutes(),
         ),
         action_url=_url("events:errors", workspace, {"family": "server", "period": "1h"}),
+        since=inputs.episodes.get(("server", "")),
         request_ids=ids,
     )
 

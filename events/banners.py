@@ -6,8 +6,12 @@ dismissals included, come from one indexed query (`events.selectors.banner_input
 whatever the number of stored events.
 
 Dismissing is a view preference: it hides a banner for that person until its cause
-recurs (`since` moves past the dismissal) or worsens (`rank` goes up). Causes without a
-cheap start marker are re-armed by `banner_dismissals_expire`, run by the periodic sync.
+recurs (`since`, when the cause started, moves past the one remembered at dismissal) or
+worsens (`rank` goes up). Every banner carries its cause's start (storage runs are kept
+on the snapshots, throttling and 5xx runs in `ErrorEpisode`), so a recurrence shows at
+once; `banner_dismissals_expire`, run by the periodic sync, forgets dismissals of causes
+that are gone and covers the rare cause with no start known (storage refused before any
+figure was taken).
 """
 
 from __future__ import annotations

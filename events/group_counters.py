@@ -1,22 +1,25 @@
 """The counters kept next to the events: group totals, per-day counts, affected accounts,
-and the regression reopen. Raw SQL sent in bulk (executemany): a batch spread over many
-groups stays fast, and rows are touched in a fixed order so concurrent batches queue
-instead of deadlocking."""
+banner episodes and the regression reopen. Raw SQL sent in bulk (executemany): a batch
+spread over many groups stays fast, and rows are touched in a fixed order so concurrent
+batches queue instead of deadlocking."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.models import Workspace
+from events.banner_rules import burst_minutes, throttle_minutes
 from events.models import (
     SOURCE_BITS,
     ErrorDailyCount,
+    ErrorEpisode,
     ErrorEvent,
     ErrorGroup,
     ErrorGroupAccount,
@@ -183,3 +186,64 @@ def affected_accounts_update(workspace: Workspace, rows: Sequence[ErrorEvent]) -
             for (group_id,) in cursor.fetchall():
                 added[group_id] += 1
     return added
+
+
+def _episode_gaps() -> dict[str, timedelta]:
+    """The families whose banners need a cause start, and the pause that ends a run: the
+    banner's own window (it disappears after that long without a new event)."""
+    return {
+        "platform_throttle": timedelta(minutes=throttle_minutes()),
+        "server": timedelta(minutes=burst_minutes()),
+    }
+
+
+def _run_start(moments: list[datetime], gap: timedelta) -> datetime:
+    """The first of the moments in the run that ends with the newest one."""
+    ordered = sorted(moments)
+    first = ordered[-1]
+    for moment in reversed(ordered[:-1]):
+        if first - moment > gap:
+            break
+        first = moment
+    return first
+
+
+def episodes_update(workspace: Workspace, rows: Sequence[ErrorEvent]) -> None:
+    """Extend or restart the banner families' runs (platform throttling per platform, 5xx
+    per workspace): one upsert per run, sent together, in a fixed order.
+
+    A batch whose run starts more than the gap after the stored run's last event starts
+    a new run; one that reaches back into the stored run (late events from the sync) can
+    only move its start earlier.
+    """
+    gaps = _episode_gaps()
+    moments: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for row in rows:
+        if row.family in gaps:
+            platform = row.platform if row.family == "platform_throttle" else ""
+            moments[(row.family, platform)].append(row.occurred_at)
+    if not moments:
+        return
+    table = connection.ops.quote_name(ErrorEpisode._meta.db_table)
+    # The table name comes from the model; every value is a parameter. In the UPDATE every
+    # right-hand side reads the stored row as it was.
+    sql = (
+        f"INSERT INTO {table} "  # noqa: S608
+        "(workspace_id, family, platform, started_at, last_seen) VALUES (%s, %s, %s, %s, %s) "
+        "ON CONFLICT (workspace_id, family, platform) DO UPDATE SET "
+        f"started_at = CASE WHEN {table}.last_seen < %s THEN excluded.started_at "
+        f"WHEN {table}.started_at <= %s AND excluded.started_at < {table}.started_at "
+        f"THEN excluded.started_at ELSE {table}.started_at END, "
+        f"last_seen = CASE WHEN {table}.last_seen < excluded.last_seen "
+        f"THEN excluded.last_seen ELSE {table}.last_seen END"
+    )
+    at = connection.ops.adapt_datetimefield_value
+    params: list[list[Any]] = []
+    for (family, platform), found in sorted(moments.items()):
+        gap = gaps[family]
+        first, last = _run_start(found, gap), max(found)
+        params.append(
+            [workspace.pk, family, platform, at(first), at(last), at(first - gap), at(last + gap)]
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)

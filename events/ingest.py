@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dashboard.models import Workspace
+from events.inputs import FUTURE_TOLERANCE
 from events.models import EventSource
 from events.recording import BODY_LIMIT, EventInput, error_events_record_each
 from socialapi import classify, parse_error_body
@@ -28,7 +29,6 @@ from socialapi.values import parse_datetime
 MAX_BATCH = 500
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_BODY_CHARS = 64 * 1024
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,100}$")

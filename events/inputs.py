@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils import timezone
 
 BODY_LIMIT = 8 * 1024
 MESSAGE_LIMIT = 2000
 META_LIMIT = 4 * 1024
+# Clock skew tolerated in an event's time; later than this after receipt is a wrong clock.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+RETRY_AFTER_LIMIT = timedelta(days=1)
 
 
 @dataclass
@@ -123,21 +127,51 @@ def endpoint_template(raw: str, method: str = "") -> tuple[str, str]:
     return verb if verb in _METHODS else "", path[:200]
 
 
-def _aware_utc(moment: datetime) -> datetime:
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment
+
+
+def occurred_at_bounded(moment: datetime, *, received_at: datetime) -> datetime:
+    """When an event happened, as stored: in UTC and within what a real event can be.
+
+    A time past a few minutes of clock skew is a sender's wrong clock: the event is
+    stored at the receive time (a 2099 throttle would otherwise keep its banner up for
+    ever). A time older than the retention is stored at the retention's edge (it would be
+    pruned at once, and a day that old is all it can tell). Aware times are compared
+    before they are converted: 9999-12-31T23:59:59-01:00 compares fine but has no UTC
+    equivalent.
+    """
+    moment = _aware(moment)
+    if moment > received_at + FUTURE_TOLERANCE:
+        return received_at
+    earliest = received_at - timedelta(days=settings.ERROR_EVENT_RETENTION_DAYS)
+    if moment < earliest:
+        return earliest
     return moment.astimezone(UTC)
 
 
-def event_input_clean(event: EventInput) -> EventInput:
-    """The event as stored: every text capped and cleaned, endpoint as a template."""
+def _retry_after_bounded(moment: datetime | None, *, occurred_at: datetime) -> datetime | None:
+    """Retry-After as stored: a day at most after the event (a platform never asks for
+    more), None when it is before the event."""
+    if moment is None:
+        return None
+    moment = _aware(moment)
+    if moment < occurred_at:
+        return None
+    return min(moment, occurred_at + RETRY_AFTER_LIMIT).astimezone(UTC)
+
+
+def event_input_clean(event: EventInput, *, received_at: datetime | None = None) -> EventInput:
+    """The event as stored: every text capped and cleaned, endpoint as a template, its
+    times within bounds (see occurred_at_bounded)."""
     method, endpoint = endpoint_template(event.endpoint, event.method)
     meta = clean_meta(event.meta)
     raw_path = clean_text(event.endpoint, 500)
     if "{id}" in endpoint and "{" not in raw_path:
         meta.setdefault("path", raw_path)  # the concrete path, ids and all
+    occurred_at = occurred_at_bounded(event.occurred_at, received_at=received_at or timezone.now())
     return EventInput(
-        occurred_at=_aware_utc(event.occurred_at),
+        occurred_at=occurred_at,
         source=event.source,
         code=clean_text(event.code, 100) or "unknown",
         family=clean_text(event.family, 30) or "unknown",
@@ -153,7 +187,7 @@ def event_input_clean(event: EventInput) -> EventInput:
         platform=clean_text(event.platform, 40).strip().lower(),
         account_upstream_id=clean_text(event.account_upstream_id, 100).strip(),
         raw_body=clean_text(event.raw_body, BODY_LIMIT),
-        retry_after=_aware_utc(event.retry_after) if event.retry_after else None,
+        retry_after=_retry_after_bounded(event.retry_after, occurred_at=occurred_at),
         upstream_id=clean_text(event.upstream_id, 100),
         client_id=clean_text(event.client_id, 100),
     )

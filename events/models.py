@@ -139,12 +139,41 @@ class ErrorEvent(models.Model):
                 fields=["workspace", "family", "-occurred_at"], name="event_ws_family_time"
             ),
             models.Index(fields=["group", "-occurred_at", "-id"], name="event_group_time_id"),
-            models.Index(fields=["request_id"], name="event_request_id"),
+            # Search by request id (every workspace for support staff, one otherwise) and
+            # the events sync's cross-source dedupe on (workspace, request id).
+            models.Index(fields=["request_id", "workspace"], name="event_request_ws"),
             models.Index(fields=["occurred_at"], name="event_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.http_status} {self.code} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ErrorEpisode(models.Model):
+    """A run of one banner family's events without a pause longer than its banner's window
+    (per platform for throttling), kept as events are stored.
+
+    `started_at` is when the banner's current cause started: a dismissed banner shows
+    again as soon as a new run starts, without scanning events on every page.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    family = models.CharField(max_length=30)
+    platform = models.CharField(max_length=40, blank=True)  # "" for the workspace-wide 5xx run
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "family", "platform"], name="episode_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family} {self.platform} since {self.started_at:%Y-%m-%d %H:%M}".strip()
 
 
 class ErrorDailyCount(models.Model):

@@ -15,18 +15,24 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from dashboard.models import Workspace
-from events.group_counters import affected_accounts_update, daily_counts_update, groups_update
+from events.group_counters import (
+    affected_accounts_update,
+    daily_counts_update,
+    episodes_update,
+    groups_update,
+)
 from events.inputs import (
     BODY_LIMIT,
     MESSAGE_LIMIT,
     META_LIMIT,
+    RETRY_AFTER_LIMIT,
     EventInput,
     clean_meta,
     clean_text,
     endpoint_template,
     event_input_clean,
 )
-from events.models import ErrorEvent, ErrorGroup
+from events.models import ErrorEvent, ErrorGroup, EventSource
 from socialapi import SocialAPIError
 
 __all__ = [  # the names other apps use; EventInput and the limits live in events.inputs
@@ -46,6 +52,7 @@ __all__ = [  # the names other apps use; EventInput and the limits live in event
 ]
 
 _RETRYABLE = ("40P01", "40001")  # PostgreSQL: deadlock detected, serialization failure
+_EVENTS_LOG = EventSource.EVENTS_SYNC
 
 # Sent after events are stored (inside the same transaction), with the new events.
 # accounts/ marks broken accounts; media/ refreshes storage after a quota error.
@@ -67,6 +74,8 @@ def event_input_from_exception(exc: SocialAPIError, *, source: str = "dashboard"
     account_id = ""
     if exc.endpoint.startswith("/accounts/{id}"):
         account_id = str(params.get("id", ""))
+    # Bounded: an absurd Retry-After header must not break recording the failure.
+    wait = min(exc.retry_after, RETRY_AFTER_LIMIT.total_seconds()) if exc.retry_after else 0
     return EventInput(
         occurred_at=now,
         source=source,
@@ -82,7 +91,7 @@ def event_input_from_exception(exc: SocialAPIError, *, source: str = "dashboard"
         platform=exc.platform or "",
         account_upstream_id=account_id,
         raw_body=(exc.body or "")[:BODY_LIMIT],
-        retry_after=now + timedelta(seconds=exc.retry_after) if exc.retry_after else None,
+        retry_after=now + timedelta(seconds=wait) if wait else None,
     )
 
 
@@ -124,11 +133,17 @@ def _lock_dedupe_keys(workspace: Workspace, events: Sequence[EventInput]) -> Non
         )
 
 
-def _seen_keys(workspace: Workspace, events: Sequence[EventInput]) -> tuple[set[str], set[str]]:
+def _seen_keys(
+    workspace: Workspace, events: Sequence[EventInput]
+) -> tuple[set[str], set[str], set[str]]:
+    """The upstream ids, client ids and (for events-log entries) request ids of the batch
+    already stored in this workspace."""
     upstream_ids = {e.upstream_id for e in events if e.upstream_id}
     client_ids = {e.client_id for e in events if e.client_id}
+    request_ids = {e.request_id for e in events if e.request_id and e.source == _EVENTS_LOG}
     seen_upstream: set[str] = set()
     seen_client: set[str] = set()
+    seen_request: set[str] = set()
     if upstream_ids:
         seen_upstream = set(
             ErrorEvent.objects.filter(
@@ -141,22 +156,37 @@ def _seen_keys(workspace: Workspace, events: Sequence[EventInput]) -> tuple[set[
                 "client_id", flat=True
             )
         )
-    return seen_upstream, seen_client
+    if request_ids:
+        seen_request = set(
+            ErrorEvent.objects.filter(workspace=workspace, request_id__in=request_ids).values_list(
+                "request_id", flat=True
+            )
+        )
+    return seen_upstream, seen_client, seen_request
 
 
 def _fresh_positions(workspace: Workspace, events: Sequence[EventInput]) -> list[int]:
-    """Positions of the events not stored before (nor earlier in this batch)."""
-    seen_upstream, seen_client = _seen_keys(workspace, events)
+    """Positions of the events not stored before (nor earlier in this batch).
+
+    Besides the upstream and client ids: upstream's events log also lists the failed
+    calls the dashboard made and the ones the customer's backend sent through ingest. An
+    events-log entry whose request id is already stored is that same call: skipped.
+    """
+    seen_upstream, seen_client, seen_request = _seen_keys(workspace, events)
     fresh: list[int] = []
     for position, event in enumerate(events):
         if event.upstream_id and event.upstream_id in seen_upstream:
             continue
         if event.client_id and event.client_id in seen_client:
             continue
+        if event.source == _EVENTS_LOG and event.request_id and event.request_id in seen_request:
+            continue
         if event.upstream_id:
             seen_upstream.add(event.upstream_id)
         if event.client_id:
             seen_client.add(event.client_id)
+        if event.request_id:
+            seen_request.add(event.request_id)
         fresh.append(position)
     return fresh
 
@@ -257,6 +287,7 @@ def _store(workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEven
         new_accounts = affected_accounts_update(workspace, rows)
         groups_update(groups, rows, new_accounts)
         daily_counts_update(workspace, rows)
+        episodes_update(workspace, rows)
         error_events_recorded.send(sender=ErrorEvent, workspace=workspace, events=rows)
     for position, row in zip(positions, rows, strict=True):
         outcome[position] = row
@@ -273,7 +304,8 @@ def error_events_record_each(
     """
     if not events:
         return []
-    cleaned = [event_input_clean(e) for e in events]
+    received_at = timezone.now()
+    cleaned = [event_input_clean(e, received_at=received_at) for e in events]
     if connection.in_atomic_block:
         return _store(workspace, cleaned)  # the caller's transaction: it decides on retries
     for attempt in range(3):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -26,8 +26,9 @@ from media.deletion_runner import (
     job_finish_audit,
     next_job_start,
 )
+from media.deletion_senders import ALREADY_GONE_CODE
 from media.filters import Selection
-from media.models import BulkDeletion, BulkDeletionItem
+from media.models import BulkDeletion, BulkDeletionItem, MediaItem
 from media.selectors import media_selection
 from media.storage import storage_snapshot_request
 
@@ -49,8 +50,10 @@ log = logging.getLogger(__name__)
 Status = BulkDeletion.Status
 State = BulkDeletionItem.State
 
-# One job holds at most this many items: creating it stays a sub-second request.
-MAX_ITEMS = 50_000
+# One job holds at most this many items: "select all" over a 200,000-file library is one
+# job. Its item rows are written CREATE_CHUNK at a time, so memory stays flat.
+MAX_ITEMS = 250_000
+CREATE_CHUNK = 5_000
 
 
 class SelectionError(Exception):
@@ -82,29 +85,71 @@ def bulk_deletion_create(
     from media.tasks import bulk_deletion_run as run_task
 
     with transaction.atomic():
-        rows = list(
-            media_selection(workspace=workspace, selection=selection)
-            .order_by("-size_bytes", "id")  # largest first: space comes back soonest
-            .values_list("upstream_id", "filename", "content_type", "size_bytes")[: MAX_ITEMS + 1]
-        )
-        if not rows:
-            raise SelectionError("Nothing to delete: no file matches this selection any more.")
-        if len(rows) > MAX_ITEMS:
-            raise SelectionError(
-                f"A deletion can hold at most {MAX_ITEMS:,} files. "
-                "Narrow the filter and delete in parts."
-            )
-        if expected_count is not None and len(rows) != expected_count:
-            raise SelectionChanged(len(rows))
-        total_bytes = sum(row[3] for row in rows)
+        chosen = media_selection(workspace=workspace, selection=selection)
+        count = chosen.count()
+        _check_count(count, expected_count)
         job = BulkDeletion.objects.create(
             workspace=workspace,
             created_by=user if isinstance(user, User) else None,
-            description=selection.describe(len(rows)),
+            description=selection.describe(count),
             selection=selection.as_json(),
-            total_items=len(rows),
-            total_bytes=total_bytes,
         )
+        _items_write(job, chosen)
+        # The totals are what was written: the mirror may have changed since the count
+        # (a library sync commits between two chunks).
+        totals = BulkDeletionItem.objects.filter(job=job).aggregate(
+            n=Count("id"), b=Sum("size_bytes", default=0)
+        )
+        count, total_bytes = int(totals["n"]), int(totals["b"])
+        _check_count(count, expected_count)
+        job.total_items, job.total_bytes = count, total_bytes
+        job.description = selection.describe(count)
+        job.save(update_fields=["total_items", "total_bytes", "description"])
+        audit_record(
+            action="media.bulk_delete.request",
+            workspace=workspace,
+            actor=user,
+            request=request,
+            target=job,
+            target_label=job.description,
+            detail={"items": count, "bytes": total_bytes, "selection": selection.as_json()},
+        )
+        job_id = job.pk
+        transaction.on_commit(lambda: run_task.delay(job_id))
+    return job
+
+
+def _check_count(count: int, expected_count: int | None) -> None:
+    if not count:
+        raise SelectionError("Nothing to delete: no file matches this selection any more.")
+    if count > MAX_ITEMS:
+        raise SelectionError(
+            f"A deletion can hold at most {MAX_ITEMS:,} files. "
+            "Narrow the filter and delete in parts."
+        )
+    if expected_count is not None and count != expected_count:
+        raise SelectionChanged(count)
+
+
+def _items_write(job: BulkDeletion, chosen: QuerySet[MediaItem]) -> None:
+    """One item row per selected file, largest first (space comes back soonest), read and
+    written CREATE_CHUNK at a time: keyset pages over (size, id), never the whole list."""
+    ordered = chosen.order_by("-size_bytes", "id").values_list(
+        "id", "upstream_id", "filename", "content_type", "size_bytes"
+    )
+    after: tuple[int, int] | None = None
+    while True:
+        page = ordered
+        if after is not None:
+            size, last_id = after
+            # `size_bytes <= size` lets the index on (workspace, -size_bytes) start there.
+            page = page.filter(size_bytes__lte=size).filter(
+                Q(size_bytes__lt=size) | Q(id__gt=last_id)
+            )
+        rows = list(page[:CREATE_CHUNK])
+        if not rows:
+            return
+        # ignore_conflicts: a file whose size changed between two chunks can come twice.
         BulkDeletionItem.objects.bulk_create(
             [
                 BulkDeletionItem(
@@ -114,22 +159,14 @@ def bulk_deletion_create(
                     content_type=ctype,
                     size_bytes=size,
                 )
-                for upstream_id, filename, ctype, size in rows
+                for _, upstream_id, filename, ctype, size in rows
             ],
             batch_size=1000,
+            ignore_conflicts=True,
         )
-        audit_record(
-            action="media.bulk_delete.request",
-            workspace=workspace,
-            actor=user,
-            request=request,
-            target=job,
-            target_label=job.description,
-            detail={"items": len(rows), "bytes": total_bytes, "selection": selection.as_json()},
-        )
-        job_id = job.pk
-        transaction.on_commit(lambda: run_task.delay(job_id))
-    return job
+        if len(rows) < CREATE_CHUNK:
+            return
+        after = (rows[-1][4], rows[-1][0])
 
 
 # --- people's actions and the sweeper -------------------------------------------------
@@ -280,11 +317,13 @@ def bulk_deletion_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def bulk_deletion_recount(*, job: BulkDeletion) -> dict[str, Any]:
-    """The counters recomputed from the items (for tests and support): they must match."""
+    """The counters recomputed from the items (for tests and support): they must match.
+
+    Bytes freed count the files this job deleted, not the ones already gone (404)."""
     rows = (
         BulkDeletionItem.objects.filter(job=job)
         .values("state")
-        .annotate(n=Count("id"), b=Sum("size_bytes"))
+        .annotate(n=Count("id"), b=Sum("size_bytes", filter=~Q(code=ALREADY_GONE_CODE), default=0))
     )
     by_state = {row["state"]: row["n"] for row in rows}
     freed = sum(int(row["b"] or 0) for row in rows if row["state"] == State.DELETED)

@@ -155,8 +155,9 @@ def _finalise(job: BulkDeletion, token: str, outcomes: list[Outcome]) -> None:
             continue  # another runner took this item over; it will record it
         counts[outcome.state] += 1
         if outcome.state == State.DELETED:
-            freed += outcome.item.size_bytes
             gone.append(outcome.item.media_upstream_id)
+        if outcome.freed:
+            freed += outcome.item.size_bytes
     if counts:
         BulkDeletion.objects.filter(pk=job.pk).update(
             deleted_count=F("deleted_count") + counts[State.DELETED],

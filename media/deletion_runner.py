@@ -175,7 +175,11 @@ def _release(job: BulkDeletion, token: str) -> None:
 
 
 def _stop(job: BulkDeletion, token: str, code: str, reason: str) -> RunResult:
-    """Upstream refuses every call (API key, billing): stop, keep pending items for a resume."""
+    """Upstream refuses every call (API key, billing): stop, keep pending items for a resume.
+
+    Like a job that ends: the figures are refreshed when files were deleted, and the
+    workspace's next waiting job starts (it says why if it is refused too).
+    """
     with transaction.atomic():
         stopped = BulkDeletion.objects.filter(
             pk=job.pk, lease_token=token, status__in=BulkDeletion.ACTIVE_STATUSES
@@ -190,9 +194,20 @@ def _stop(job: BulkDeletion, token: str, code: str, reason: str) -> RunResult:
         if stopped:
             job.refresh_from_db()
             job_finish_audit(job)
+            next_job_start(job.workspace_id)
     workspace = Workspace.objects.get(pk=job.workspace_id)
     media_library_summarise(workspace=workspace)
+    if stopped and job.deleted_count:
+        _snapshot_after(job, workspace)
     return RunResult("stopped")
+
+
+def _snapshot_after(job: BulkDeletion, workspace: Workspace) -> None:
+    """A fresh storage figure once a job deleted files (a failure is recorded by the hook)."""
+    try:
+        storage_snapshot_take(workspace=workspace, source="bulk_deletion")
+    except (SocialAPIError, WorkspaceNotConfigured) as exc:
+        log.info("bulk deletion %s: storage snapshot failed: %s", job.pk, exc)
 
 
 def _end(job: BulkDeletion, token: str, final: str) -> str:
@@ -214,10 +229,7 @@ def _end(job: BulkDeletion, token: str, final: str) -> str:
     media_library_summarise(workspace=workspace)
     job.refresh_from_db()
     if job.deleted_count:
-        try:
-            storage_snapshot_take(workspace=workspace, source="bulk_deletion")
-        except (SocialAPIError, WorkspaceNotConfigured) as exc:
-            log.info("bulk deletion %s: storage snapshot failed: %s", job.pk, exc)
+        _snapshot_after(job, workspace)
     with transaction.atomic():
         ended = BulkDeletion.objects.filter(
             pk=job.pk, lease_token=token, status__in=BulkDeletion.ACTIVE_STATUSES

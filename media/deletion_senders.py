@@ -25,6 +25,7 @@ State = BulkDeletionItem.State
 # Upstream refusals that no amount of retrying fixes: the job stops and says why.
 STOPPING_FAMILIES = (Family.API_KEY, Family.BILLING)
 UNSENT = "dashboard.unsent"  # an outcome for an item handed back without being sent
+ALREADY_GONE_CODE = "media.not_found"  # a 404: deleted before this job's DELETE
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Outcome:
     reason: str = ""
     request_id: str = ""
     stops_job: bool = False
+    # Deleted by this DELETE (204). A 404 is deleted too (already gone) but freed nothing now.
+    freed: bool = False
 
 
 def _reason(family: str, code: str, message: str = "") -> str:
@@ -85,8 +88,8 @@ def delete_one(client: SocialAPI, item: Claimed) -> Outcome:
             f"Unexpected error: {type(exc).__name__}",
         )
     if gone_now:
-        return Outcome(item, State.DELETED)
-    return Outcome(item, State.DELETED, "not_found", "media.not_found", "Already gone upstream.")
+        return Outcome(item, State.DELETED, freed=True)
+    return Outcome(item, State.DELETED, "not_found", ALREADY_GONE_CODE, "Already gone upstream.")
 
 
 class Senders:

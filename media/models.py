@@ -128,6 +128,11 @@ class StorageSnapshot(models.Model):
     since = models.DateTimeField(default=timezone.now)
     taken_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=20, default="api")  # api | header | bulk_deletion
+    # While the figure is at or over 80 % / at or over the limit: the `since` of the first
+    # figure of that run (set by media.storage when it stores a figure). Banners read it
+    # from the latest row to show a dismissed banner again when storage fills up again.
+    warn_since = models.DateTimeField(null=True, blank=True)
+    full_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-taken_at"], name="storage_ws_time")]

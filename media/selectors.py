@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.http import Http404
 from django.utils import timezone
@@ -83,6 +84,7 @@ class SelectionTotals:
     bytes: int
     in_use: int
     unknown_use: int
+    in_running_jobs: int = 0  # already waiting in an unfinished deletion
 
     @property
     def count_without_in_use(self) -> int:
@@ -100,18 +102,22 @@ def media_selection(
 def media_selection_totals(
     *, workspace: Workspace, selection: Selection, now: datetime | None = None
 ) -> SelectionTotals:
-    """Count, bytes and how many are used by scheduled posts (one query)."""
+    """Count, bytes, how many are used by scheduled posts and how many already wait in a
+    running deletion (one query)."""
+    running = media_ids_in_active_jobs(workspace=workspace)
     totals = media_selection(workspace=workspace, selection=selection, now=now).aggregate(
         n=Count("id"),
         total_bytes=Sum("size_bytes"),
         n_in_use=Count("id", filter=Q(in_use=True)),
         n_unknown=Count("id", filter=Q(in_use__isnull=True)),
+        n_running=Count("id", filter=Q(upstream_id__in=running)),
     )
     return SelectionTotals(
         count=totals["n"],
         bytes=int(totals["total_bytes"] or 0),
         in_use=totals["n_in_use"],
         unknown_use=totals["n_unknown"],
+        in_running_jobs=totals["n_running"],
     )
 
 
@@ -189,11 +195,11 @@ def bulk_deletion_progress(*, job: BulkDeletion, now: datetime | None = None) ->
     )
 
 
-def media_ids_in_active_jobs(*, workspace: Workspace) -> QuerySet[BulkDeletionItem]:
-    """Items waiting in this workspace's unfinished jobs (to warn about double picks)."""
+def media_ids_in_active_jobs(*, workspace: Workspace) -> QuerySet[BulkDeletionItem, Any]:
+    """Upstream ids of the files still waiting in this workspace's unfinished deletions
+    (a subquery: the database reads it once, and it is empty while no job runs)."""
     return BulkDeletionItem.objects.filter(
         job__workspace=workspace,
         job__status__in=BulkDeletion.ACTIVE_STATUSES,
         state__in=[BulkDeletionItem.State.PENDING, BulkDeletionItem.State.IN_FLIGHT],
-        media_upstream_id=OuterRef("upstream_id"),
-    )
+    ).values("media_upstream_id")

@@ -39,6 +39,30 @@ _monotonic = time.monotonic  # patched by tests
 REQUEST_DEBOUNCE_SECONDS = 30
 
 
+# The "nearly full" line of the storage banner (events.banner_rules.STORAGE_WARN_PERCENT).
+WARN_PERCENT = 80
+
+
+def _run_since(
+    previous: StorageSnapshot | None, *, line: str, over: bool, now: datetime
+) -> datetime | None:
+    """Where the run of figures over a line (`warn_since` / `full_since`) started, for a
+    figure stored now after `previous`: carried on while the figures stay over it."""
+    if not over:
+        return None
+    if previous is not None and _over(previous.used_bytes, previous.limit_bytes, line):
+        return getattr(previous, line) or previous.since
+    return now
+
+
+def _over(used: int, limit: int, line: str) -> bool:
+    if limit < 0:
+        return False  # unlimited
+    if line == "full_since":
+        return used >= limit
+    return used * 100 >= limit * WARN_PERCENT
+
+
 def storage_latest(*, workspace: Workspace) -> StorageSnapshot | None:
     return StorageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
 
@@ -69,11 +93,17 @@ def _record(
             and latest.source == "header"
             and now - latest.since < timedelta(seconds=HEADER_MERGE_SECONDS)
         )
+        runs = {
+            line: _run_since(latest, line=line, over=_over(used, limit, line), now=now)
+            for line in ("warn_since", "full_since")
+        }
         if latest is not None and (same or recent_header):
+            # Kept as they are for the same figure; a header figure merged in may cross a line.
+            latest.warn_since, latest.full_since = runs["warn_since"], runs["full_since"]
             latest.used_bytes, latest.limit_bytes, latest.taken_at = used, limit, now
             if count is not None:
                 latest.count = count
-            fields = ["used_bytes", "limit_bytes", "taken_at", "count"]
+            fields = ["used_bytes", "limit_bytes", "taken_at", "count", "warn_since", "full_since"]
             if not same and source != latest.source:
                 latest.source = source
                 fields.append("source")
@@ -87,6 +117,7 @@ def _record(
             since=now,
             taken_at=now,
             source=source,
+            **runs,
         )
 
 
@@ -169,3 +200,12 @@ def storage_snapshot_request(*, workspace: Workspace, force: bool = False) -> bo
     workspace_id = workspace.pk
     transaction.on_commit(lambda: task.delay(workspace_id))
     return True
+
+
+def storage_snapshot_requested_at(*, workspace: Workspace) -> datetime | None:
+    """When a snapshot was last asked for (by a person or a quota error)."""
+    return (
+        MediaLibrary.objects.filter(workspace=workspace)
+        .values_list("snapshot_requested_at", flat=True)
+        .first()
+    )

@@ -7,6 +7,7 @@ that the POST views enqueue.
 from __future__ import annotations
 
 import csv
+import math
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -34,7 +35,11 @@ from media.charts import gauge_for, trend_for
 from media.filters import Selection
 from media.forms import DeletionForm, MediaFilterForm
 from media.library import media_library_sync_request
-from media.storage import storage_snapshot_request
+from media.storage import (
+    REQUEST_DEBOUNCE_SECONDS,
+    storage_snapshot_request,
+    storage_snapshot_requested_at,
+)
 
 LIBRARY_PAGE_SIZE = 50
 JOBS_PAGE_SIZE = 25
@@ -51,9 +56,23 @@ def _is_htmx(request: WorkspaceRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
+def _moment_param(raw: str) -> datetime | None:
+    """An aware time from a query parameter; None for anything else (naive, impossible
+    dates such as 30 Feb, offsets of a day or more, garbage)."""
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return None
+    if moment is None or timezone.is_naive(moment):
+        return None
+    return moment
+
+
 def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> dict[str, object]:
     """While a Refresh is pending: when it was asked for and how many polls are left."""
-    after = parse_datetime(request.GET.get("after", "") or "")
+    after = _moment_param(request.GET.get("after", "") or "")
+    if after is not None and after > timezone.now():
+        after = None  # a Refresh is never asked for in the future
     try:
         polls = int(request.GET.get("polls", "0"))
     except ValueError:
@@ -94,23 +113,38 @@ def storage_page(request: WorkspaceRequest) -> HttpResponse:
 @require_POST
 @workspace_view(admin=True)
 def storage_refresh(request: WorkspaceRequest) -> HttpResponse:
-    """Ask for a fresh figure now (in the background); the gauge polls until it lands."""
+    """Ask for a fresh figure now (in the background); the gauge polls until it lands.
+
+    Within REQUEST_DEBOUNCE_SECONDS of the last request nothing new is asked: the gauge
+    waits for that request's figure, or says when it was taken and when to ask again.
+    """
+    workspace = request.workspace
     asked_at = timezone.now() - timedelta(seconds=1)
-    storage_snapshot_request(workspace=request.workspace)
+    enqueued = storage_snapshot_request(workspace=workspace)
+    now = timezone.now()
+    figures = selectors.storage_figures(workspace=workspace, now=now)
+    latest = figures.latest
+    requested = None if enqueued else storage_snapshot_requested_at(workspace=workspace)
+    note = ""
+    if requested is not None:
+        asked_at = requested - timedelta(seconds=1)
+        if latest is not None and latest.taken_at >= asked_at:
+            age = max(1, int((now - latest.taken_at).total_seconds()))
+            wait = max(1, math.ceil(REQUEST_DEBOUNCE_SECONDS - (now - requested).total_seconds()))
+            note = f"A figure was taken {age} s ago; refresh again in {wait} s."
     if not _is_htmx(request):
         messages.info(
-            request, "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds."
+            request,
+            note or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
         )
-        return redirect("media:storage", request.workspace.slug)
-    now = timezone.now()
-    figures = selectors.storage_figures(workspace=request.workspace, now=now)
-    latest = figures.latest
+        return redirect("media:storage", workspace.slug)
     ctx: dict[str, object] = {
         "storage": latest,
         "gauge": gauge_for(latest),
         "trend": trend_for(figures.points, now=now),
+        "refresh_note": note,
     }
-    if latest is None or latest.taken_at < asked_at:
+    if not note and (latest is None or latest.taken_at < asked_at):
         ctx.update({"refresh_after": asked_at.isoformat(), "refresh_polls": 1})
     return render(request, "media/storage.html#gauge", ctx)
 

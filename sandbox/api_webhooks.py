@@ -1,4 +1,4 @@
-"""/v1/webhooks: register (pinged once; the secret is shown once) and list."""
+"""/v1/webhooks: register (pinged once; the secret is shown once), list and delete."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.http import HttpResponse
 
 from sandbox.api import Ctx, iso, json_body, json_response, text_field
 from sandbox.checks import url_allowed
-from sandbox.errors import api_error, field_invalid, field_required
+from sandbox.errors import api_error, field_invalid, field_required, not_found
 from sandbox.ids import prefixed
 from sandbox.models import SandboxWebhookEndpoint
 from sandbox.webhooks import webhook_ping, webhook_secret_new
@@ -96,3 +96,15 @@ def webhooks_create(ctx: Ctx) -> HttpResponse:
         },
         status=201,
     )
+
+
+def webhook_delete(ctx: Ctx, id: str) -> HttpResponse:
+    """DELETE /v1/webhooks/{id}: 200 {"ok": true}; 404 for an id this tenant does not have.
+
+    Nothing more is delivered to it: its pending deliveries go with it.
+    """
+    ctx.resource_id = id[:64]
+    deleted, _ = SandboxWebhookEndpoint.objects.filter(tenant=ctx.tenant, id=id[:40]).delete()
+    if not deleted:
+        raise not_found("resource.not_found", "Webhook endpoint", id)
+    return json_response({"ok": True})

@@ -138,6 +138,13 @@ api_patterns = [
         ),
         name="api_webhooks",
     ),
+    path(
+        "v1/webhooks/<str:id>",
+        api_view(
+            "/webhooks/{id}", {"DELETE": Op(api_webhooks.webhook_delete, "webhook", "delete")}
+        ),
+        name="api_webhook",
+    ),
     re_path(r"^v1/(?P<rest>.*)$", unknown_endpoint, name="api_unknown"),
 ]
 

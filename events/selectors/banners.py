@@ -24,7 +24,13 @@ from django.db.models.functions import Coalesce, JSONObject
 from django.utils.dateparse import parse_datetime
 
 from dashboard.models import UsageSnapshot, Workspace
-from events.models import BannerDismissal, ErrorEvent, ErrorGroup, EventSyncState
+from events.models import (
+    BannerDismissal,
+    ErrorEpisode,
+    ErrorEvent,
+    ErrorGroup,
+    EventSyncState,
+)
 
 # --- Banner inputs ---------------------------------------------------------------------------
 
@@ -70,6 +76,8 @@ class BannerInputs:
     server_recent: int
     server_request_ids: tuple[str, ...]  # of the newest server errors in the burst window
     groups: list[BannerGroup]
+    # When the recent runs of throttling (per platform) and 5xx ("server", "") started.
+    episodes: dict[tuple[str, str], datetime] = field(default_factory=dict)
     # The person's dismissals in this workspace, by banner key (empty without a person).
     dismissals: dict[str, Dismissal] = field(default_factory=dict)
 
@@ -122,7 +130,12 @@ def _banner_query(
         .order_by("-taken_at", "-id")
         .values(
             j=JSONObject(
-                used="used_bytes", limit="limit_bytes", taken_at="taken_at", source="source"
+                used="used_bytes",
+                limit="limit_bytes",
+                taken_at="taken_at",
+                source="source",
+                warn_since="warn_since",
+                full_since="full_since",
             )
         )[:1]
     )
@@ -196,6 +209,17 @@ def _banner_query(
         )
         .values("j")[:1]
     )
+    episodes = (
+        ErrorEpisode.objects.filter(workspace_id=workspace_id, last_seen__gte=short_since)
+        .order_by()
+        .values("workspace")
+        .annotate(
+            j=JSONArrayAgg(
+                JSONObject(family="family", platform="platform", started_at="started_at")
+            )
+        )
+        .values("j")[:1]
+    )
     dismissals = (
         BannerDismissal.objects.filter(user_id=user_id, workspace_id=workspace_id)
         .order_by()
@@ -225,6 +249,7 @@ def _banner_query(
             f_server_id_1=Subquery(newest_server[1:2]),
             f_server_id_2=Subquery(newest_server[2:3]),
             f_groups=Subquery(recent_groups, output_field=JSONField()),
+            f_episodes=Subquery(episodes, output_field=JSONField()),
             f_dismissals=Subquery(dismissals, output_field=JSONField()),
         )
     )
@@ -308,10 +333,11 @@ def banner_inputs(
 
     One row: the workspace with scalar subqueries for the latest storage and usage
     snapshots, the unhealthy account counts, the 5xx count and newest request ids of the
-    burst window, and the recently seen groups of the banner families as one JSON array
-    (a handful of groups, whatever the number of stored events), and — when a person is
-    given — their dismissals. Each subquery reads an index range and names the workspace
-    as a constant, so it runs exactly once.
+    burst window, the recently seen groups of the banner families as one JSON array
+    (a handful of groups, whatever the number of stored events), when the recent
+    throttling and 5xx runs started, and — when a person is given — their dismissals.
+    Each subquery reads an index range and names the workspace as a constant, so it runs
+    exactly once.
     """
     first = _banner_row(
         workspace_id=workspace.pk,
@@ -342,7 +368,7 @@ def banner_inputs(
         )
     return BannerInputs(
         now=now,
-        storage=_snapshot(first.get("f_storage"), ("taken_at",)),
+        storage=_snapshot(first.get("f_storage"), ("taken_at", "warn_since", "full_since")),
         usage=_snapshot(first.get("f_usage"), ("period_start", "period_end", "taken_at")),
         reconnect_count=int(unhealthy_row.get("reconnect") or 0),
         credentials_count=int(unhealthy_row.get("credentials") or 0),
@@ -355,8 +381,22 @@ def banner_inputs(
             if first.get(name)
         ),
         groups=groups,
+        episodes=_episodes(first.get("f_episodes")),
         dismissals=_dismissals(first.get("f_dismissals")),
     )
+
+
+def _episodes(raw: Any) -> dict[tuple[str, str], datetime]:
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    found = {}
+    for item in raw or []:
+        data = _snapshot(item, ("started_at",))
+        if data and data.get("started_at") is not None:
+            found[(str(data.get("family") or ""), str(data.get("platform") or ""))] = data[
+                "started_at"
+            ]
+    return found
 
 
 def _dismissals(raw: Any) -> dict[str, Dismissal]:

@@ -108,16 +108,25 @@ def cursor_decode(cursor: str | None) -> tuple[datetime, int] | None:
         stamp, _, ident = raw.partition("|")
         moment = parse_datetime(stamp)
         pk = int(ident)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    if moment is None or timezone.is_naive(moment) or pk <= 0:
+        if moment is None or timezone.is_naive(moment) or pk <= 0:
+            return None
+        # In UTC here, as the database gets it: a time at the edge of the calendar
+        # (9999-12-31T23:59:59-01:00) has no UTC equivalent.
+        moment = moment.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
     return moment, pk
 
 
 def _filtered(
-    groups: QuerySet[ErrorGroup], filters: GroupFilters, *, now: datetime
+    groups: QuerySet[ErrorGroup],
+    filters: GroupFilters,
+    *,
+    now: datetime,
+    workspace: Workspace | None = None,
 ) -> QuerySet[ErrorGroup]:
+    """The groups matching the filters; `workspace` scopes the subqueries on events and
+    affected accounts (None: support staff searching every workspace)."""
     if filters.state and filters.state != "all":
         groups = groups.filter(state=filters.state)
     if filters.family:
@@ -132,16 +141,17 @@ def _filtered(
         )
     if filters.period in PERIODS:
         groups = groups.filter(last_seen__gte=now - PERIODS[filters.period])
+    scope = {"workspace": workspace} if workspace is not None else {}
     if filters.account:
-        affected = ErrorGroupAccount.objects.filter(account_upstream_id=filters.account)
+        affected = ErrorGroupAccount.objects.filter(account_upstream_id=filters.account, **scope)
         groups = groups.filter(pk__in=affected.values("group_id"))
     if filters.q:
         q = filters.q
         match = Q(title__icontains=q) | Q(code__icontains=q) | Q(endpoint__icontains=q)
         if REQUEST_ID.match(q):
-            match |= Q(last_request_id=q) | Q(
-                pk__in=ErrorEvent.objects.filter(request_id=q).values("group_id")
-            )
+            # Index event_request_ws (request id, workspace).
+            with_id = ErrorEvent.objects.filter(request_id=q, **scope)
+            match |= Q(last_request_id=q) | Q(pk__in=with_id.values("group_id"))
         groups = groups.filter(match)
     return groups
 
@@ -200,7 +210,9 @@ def error_groups_page(
 ) -> GroupPage:
     """One keyset page of a workspace's groups, newest activity first, with sparklines."""
     now = now or timezone.now()
-    groups = _filtered(ErrorGroup.objects.filter(workspace=workspace), filters, now=now)
+    groups = _filtered(
+        ErrorGroup.objects.filter(workspace=workspace), filters, now=now, workspace=workspace
+    )
     page = _page(groups, after=after, before=before, limit=limit)
     page.sparks = error_group_sparklines(group_ids=[g.pk for g in page.groups], today=now.date())
     return page

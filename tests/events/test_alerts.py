@@ -12,6 +12,7 @@ from dashboard.models import Membership, UsageSnapshot, Workspace
 from events.alerts import storage_alerts_check, threshold_alerts_check, usage_alerts_check
 from events.models import AlertSent
 from media.models import StorageSnapshot
+from media.storage import _record
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -29,11 +30,13 @@ def check(django_capture_on_commit_callbacks):
 
 
 def figure(workspace: Workspace, used_mb: float, minutes_ago: float = 0) -> StorageSnapshot:
+    moment = timezone.now() - timedelta(minutes=minutes_ago)
     return StorageSnapshot.objects.create(
         workspace=workspace,
         used_bytes=int(used_mb * MB),
         limit_bytes=100 * MB,
-        taken_at=timezone.now() - timedelta(minutes=minutes_ago),
+        since=moment,
+        taken_at=moment,
     )
 
 
@@ -48,6 +51,24 @@ def test_storage_at_80_emails_admins_once(workspace, admin, member, check):
     assert message.to == ["alice@example.com"]  # admins only
     assert message.subject == "[Acme] Storage is 82 % full"
     assert "/w/acme/storage/" in message.body
+
+
+def test_the_same_figure_confirmed_again_and_again_mails_only_once(workspace, admin, check):
+    start = timezone.now() - timedelta(hours=2)
+    for step in range(6):
+        # What every scheduled snapshot does: the same figure again moves `taken_at` forward.
+        _record(
+            workspace_id=workspace.pk,
+            used=85 * MB,
+            limit=100 * MB,
+            count=None,
+            source="api",
+            now=start + timedelta(minutes=15 * step),
+        )
+        check(storage_alerts_check, workspace=workspace)
+    assert StorageSnapshot.objects.filter(workspace=workspace).count() == 1
+    assert [m.subject for m in mail.outbox] == ["[Acme] Storage is 85 % full"]
+    assert AlertSent.objects.filter(kind="storage_80").count() == 1
 
 
 def test_storage_full_after_80_sends_the_100_mail(workspace, admin, check):

@@ -23,6 +23,7 @@ from events.banners import (
 from events.models import BannerDismissal, ErrorEvent, ErrorGroup
 from events.recording import fingerprint
 from media.models import StorageSnapshot
+from media.storage import _record
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -41,12 +42,35 @@ def banner(workspace: Workspace, key: str) -> Banner:
 def storage(
     workspace: Workspace, used_mb: float, limit_mb: float = 100, minutes_ago: float = 0
 ) -> StorageSnapshot:
-    return StorageSnapshot.objects.create(
-        workspace=workspace,
-        used_bytes=int(used_mb * MB),
-        limit_bytes=int(limit_mb * MB) if limit_mb >= 0 else -1,
-        taken_at=timezone.now() - timedelta(minutes=minutes_ago),
+    """A storage figure, stored the way media stores every figure."""
+    return _record(
+        workspace_id=workspace.pk,
+        used=int(used_mb * MB),
+        limit=int(limit_mb * MB) if limit_mb >= 0 else -1,
+        count=None,
+        source="api",
+        now=timezone.now() - timedelta(minutes=minutes_ago),
     )
+
+
+class Clock:
+    """Django's clock, moved by the test: recording, banners and dismissals all read it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def at(self, minutes: float) -> datetime:
+        """Move to `minutes` after the start of the test."""
+        self.now = self.start + timedelta(minutes=minutes)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    found = Clock(monkeypatch)
+    found.start = found.now
+    return found
 
 
 def usage(
@@ -237,12 +261,13 @@ def test_monthly_allowance_nearly_used_is_a_gentle_warning(workspace):
 
 
 def test_platform_throttling_names_the_platform_and_the_retry_time(workspace, record):
-    now = datetime(2026, 5, 30, 14, 5, tzinfo=UTC)
+    # Yesterday at 14:05: events are stored within the retention and never in the future.
+    now = (timezone.now() - timedelta(days=1)).replace(hour=14, minute=5, second=0, microsecond=0)
     record(
         code="platform.instagram.rate_limit",
         status=429,
         at=now - timedelta(minutes=2),
-        retry_after=datetime(2026, 5, 30, 14, 20, tzinfo=UTC),
+        retry_after=now.replace(minute=20),
         request_id="req_ig",
     )
     found = {b.key: b for b in workspace_banners(workspace=workspace, now=now)}[
@@ -335,16 +360,95 @@ def test_a_dismissed_banner_returns_when_another_account_breaks(workspace, admin
     ]
 
 
-def test_a_dismissed_banner_returns_when_its_cause_recurs(workspace, admin, record):
-    now = timezone.now()
-    record(code="platform.instagram.rate_limit", status=429, at=now - timedelta(minutes=1))
+def visible_keys(workspace: Workspace, user: User) -> list[str]:
+    return [b.key for b in banners_visible(workspace=workspace, user=user)]
+
+
+def test_a_dismissed_throttle_banner_returns_as_soon_as_throttling_starts_again(
+    workspace, admin, record, clock
+):
+    record(code="platform.instagram.rate_limit", status=429)
     banner_dismiss(workspace=workspace, user=admin, key="platform_throttle:instagram")
-    assert banners_visible(workspace=workspace, user=admin) == []
-    # The throttling stops; the periodic sync forgets dismissals of causes that are gone.
-    assert banner_dismissals_expire(workspace=workspace, now=now + timedelta(minutes=40)) == 1
-    record(code="platform.instagram.rate_limit", status=429, at=now + timedelta(minutes=41))
-    visible = banners_visible(workspace=workspace, user=admin, now=now + timedelta(minutes=42))
-    assert [b.key for b in visible] == ["platform_throttle:instagram"]
+    clock.at(10)
+    record(code="platform.instagram.rate_limit", status=429)  # the same throttling goes on
+    assert visible_keys(workspace, admin) == []
+    clock.at(45)  # quiet for more than 30 minutes: over (no periodic sync ran meanwhile)
+    assert visible_keys(workspace, admin) == []
+    clock.at(50)
+    record(code="platform.instagram.rate_limit", status=429)
+    assert visible_keys(workspace, admin) == ["platform_throttle:instagram"]
+
+
+def test_a_dismissed_throttle_banner_stays_hidden_while_the_throttling_goes_on(
+    workspace, admin, record, clock
+):
+    record(code="platform.instagram.rate_limit", status=429)
+    banner_dismiss(workspace=workspace, user=admin, key="platform_throttle:instagram")
+    for minute in range(5, 125, 5):  # two hours, a throttled call every five minutes
+        clock.at(minute)
+        record(code="platform.instagram.rate_limit", status=429)
+        assert visible_keys(workspace, admin) == []
+
+
+def test_a_late_event_from_the_sync_does_not_restart_the_throttling(
+    workspace, admin, record, clock
+):
+    record(code="platform.instagram.rate_limit", status=429)
+    banner_dismiss(workspace=workspace, user=admin, key="platform_throttle:instagram")
+    clock.at(20)
+    # Upstream's log brings a call from before the dismissal, then a new one arrives.
+    record(code="platform.instagram.rate_limit", status=429, minutes_ago=25)
+    record(code="platform.instagram.rate_limit", status=429)
+    assert visible_keys(workspace, admin) == []
+
+
+def test_a_dismissed_server_errors_banner_returns_with_the_next_burst(
+    workspace, admin, record, clock
+):
+    record(code="system.internal", status=500, n=5)
+    banner_dismiss(workspace=workspace, user=admin, key="server_errors")
+    assert visible_keys(workspace, admin) == []
+    clock.at(30)
+    assert visible_keys(workspace, admin) == []  # over
+    record(code="system.internal", status=502, n=5)
+    assert visible_keys(workspace, admin) == ["server_errors"]
+
+
+def test_a_dismissed_storage_banner_returns_when_storage_fills_up_again(workspace, admin, clock):
+    storage(workspace, 85)
+    banner_dismiss(workspace=workspace, user=admin, key="storage_nearly_full")
+    clock.at(15)
+    storage(workspace, 86)  # a different figure, still over 80 %: the same cause
+    assert visible_keys(workspace, admin) == []
+    clock.at(30)
+    storage(workspace, 60)  # cleaned up
+    clock.at(45)
+    storage(workspace, 84)
+    assert visible_keys(workspace, admin) == ["storage_nearly_full"]
+
+
+def test_a_dismissed_storage_full_banner_returns_when_storage_is_full_again(
+    workspace, admin, clock
+):
+    storage(workspace, 100)
+    banner_dismiss(workspace=workspace, user=admin, key="storage_full")
+    clock.at(15)
+    storage(workspace, 101)
+    assert "storage_full" not in visible_keys(workspace, admin)
+    clock.at(30)
+    storage(workspace, 90)
+    clock.at(45)
+    storage(workspace, 100)
+    assert "storage_full" in visible_keys(workspace, admin)
+
+
+def test_the_same_storage_figure_confirmed_again_keeps_a_dismissal(workspace, admin, clock):
+    storage(workspace, 85)
+    banner_dismiss(workspace=workspace, user=admin, key="storage_nearly_full")
+    for minute in (15, 30, 45):
+        clock.at(minute)
+        storage(workspace, 85)
+    assert visible_keys(workspace, admin) == []
 
 
 def test_a_dismissed_api_key_banner_returns_after_the_key_fails_again(workspace, admin):

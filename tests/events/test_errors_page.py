@@ -154,6 +154,28 @@ def test_a_tampered_cursor_is_ignored(workspace, as_member, record):
         assert titles(response.content.decode()) == ["SocialAPI error"]
 
 
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_cursor_at_the_edge_of_the_calendar_is_ignored_on_every_errors_page(
+    workspace, as_member, as_support, record, stamp
+):
+    import base64
+
+    record(code="system.internal")
+    group = ErrorGroup.objects.get()
+    cursor = base64.urlsafe_b64encode(f"{stamp}|{group.pk}".encode()).decode().rstrip("=")
+    for direction in ("after", "before"):
+        page = as_member.get(url(workspace, **{direction: cursor}))
+        assert page.status_code == 200
+        assert titles(page.content.decode()) == ["SocialAPI error"]
+        support = as_support.get(reverse("events_support_errors"), {direction: cursor})
+        assert support.status_code == 200 and "SocialAPI error" in support.content.decode()
+    detail = as_member.get(
+        reverse("events:group", args=[workspace.slug, group.pk]), {"before": cursor}
+    )
+    assert detail.status_code == 200
+    assert detail.content.decode().count('<article class="event"') == 1
+
+
 def test_htmx_gets_the_results_only(workspace, as_member, record):
     record(code="system.internal")
     response = as_member.get(

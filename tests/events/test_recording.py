@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -145,9 +145,10 @@ def test_counts_first_last_seen_and_daily_counts(workspace):
 
 
 def test_days_are_utc_days(workspace):
-    late_evening_in_tokyo = datetime(2026, 5, 30, 23, 30, tzinfo=UTC)
+    day_before = (timezone.now() - timedelta(days=2)).date()
+    late_evening_in_tokyo = datetime.combine(day_before, time(23, 30), tzinfo=UTC)
     error_events_record(workspace=workspace, events=[event(at=late_evening_in_tokyo)])
-    assert ErrorDailyCount.objects.get().day.isoformat() == "2026-05-30"
+    assert ErrorDailyCount.objects.get().day == day_before
 
 
 def test_it_remembers_sources_and_affected_accounts(workspace):
@@ -291,3 +292,65 @@ def test_concurrent_writers_store_each_dedupe_key_once(transactional_db, workspa
     assert [sum(o[i] for o in outcomes) for i in range(30)] == [1] * 30
     assert ErrorGroup.objects.get().event_count == 34
     assert sum(ErrorDailyCount.objects.values_list("count", flat=True)) == 34
+
+
+# --- times that no real event has ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59+00:00", "2099-01-01T00:00:00Z"]
+)
+def test_an_event_from_the_future_is_stored_at_the_receive_time(workspace, stamp):
+    before = timezone.now()
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    [row] = error_events_record(workspace=workspace, events=[event(at=moment)])
+    row.refresh_from_db()
+    assert before <= row.occurred_at <= timezone.now()
+    assert row.group.last_seen == row.occurred_at
+
+
+def test_an_event_older_than_the_retention_is_stored_at_its_edge(workspace, settings):
+    settings.ERROR_EVENT_RETENTION_DAYS = 30
+    moment = datetime.fromisoformat("0001-01-01T00:00:00+01:00")  # no UTC equivalent
+    [row] = error_events_record(workspace=workspace, events=[event(at=moment)])
+    age = timezone.now() - row.occurred_at
+    assert timedelta(days=30) <= age <= timedelta(days=30, minutes=1)
+
+
+def test_a_few_minutes_of_clock_skew_are_kept_as_sent(workspace):
+    ahead = timezone.now() + timedelta(minutes=3)
+    [row] = error_events_record(workspace=workspace, events=[event(at=ahead)])
+    assert row.occurred_at == ahead
+
+
+def test_an_absurd_retry_after_is_capped_at_a_day(workspace):
+    exc = error_from_response(
+        429,
+        b'{"error": {"code": "platform.instagram.rate_limit", "message": "Slow down"}}',
+        {"Retry-After": "999999999"},  # 31 years
+        method="POST",
+        endpoint="/posts",
+    )
+    row = error_event_record_from_exception(workspace=workspace, exc=exc)
+    assert row is not None and row.retry_after is not None
+    assert row.retry_after - row.occurred_at == timedelta(days=1)
+
+
+def test_a_webhook_failure_time_at_the_edge_of_the_calendar_is_stored(workspace):
+    from events.webhook_events import post_failure_events_record
+
+    data = {
+        "id": "p_1",
+        "targets": [
+            {
+                "platform": "instagram",
+                "account_id": "acc_1",
+                "failed_at": "9999-12-31T23:59:59-01:00",
+                "error": {"code": "platform.instagram.rate_limit", "message": "Slow down"},
+            }
+        ],
+    }
+    before = timezone.now()
+    assert post_failure_events_record(workspace=workspace, data=data, delivery_id="dlv_1") == 1
+    row = ErrorEvent.objects.get()
+    assert before <= row.occurred_at <= timezone.now()

@@ -252,6 +252,37 @@ def test_events_without_an_error_code_are_classified_from_what_is_there(fields, 
     assert (found.code, found.family) == expected
 
 
+def test_an_event_dated_past_the_calendar_neither_crashes_nor_blocks_the_cursor(workspace, api):
+    log = Log(
+        {
+            None: page(
+                [upstream_event(1, created_at="9999-12-31T23:59:59-01:00")], next_cursor="c2"
+            ),
+            "c2": page([upstream_event(2)]),
+        }
+    )
+    api.get("/events").mock(side_effect=log)
+    before = timezone.now()
+    result = events_sync(workspace=workspace)
+    assert (result.pages, result.stored, result.complete) == (2, 2, True)
+    odd = ErrorEvent.objects.get(upstream_id="evt_0001")
+    assert before <= odd.occurred_at <= timezone.now()
+
+
+def test_a_throttle_logged_in_2099_does_not_keep_its_banner_up(workspace, api):
+    from events.banners import workspace_banners
+
+    api.get("/events").mock(
+        side_effect=Log({None: page([upstream_event(1, created_at="2099-01-01T00:00:00Z")])})
+    )
+    events_sync(workspace=workspace)
+    now = timezone.now()
+    assert [b.key for b in workspace_banners(workspace=workspace, now=now)] == [
+        "platform_throttle:instagram"
+    ]
+    assert workspace_banners(workspace=workspace, now=now + timedelta(minutes=31)) == []
+
+
 def test_an_event_without_an_id_is_still_deduplicated():
     data = upstream_event(1)
     data.pop("id")
@@ -338,3 +369,34 @@ def test_sandbox_faults_become_banners(workspace, sandbox_link):
     assert banners["monthly_limit:posts"].title.startswith(
         "Monthly post limit reached — resets on "
     )
+
+
+def test_a_failed_dashboard_call_is_not_stored_again_from_upstreams_log(workspace, sandbox_link):
+    from dashboard.upstream import upstream
+    from sandbox.models import SandboxEvent
+    from sandbox.services import platform_throttle
+    from socialapi import SocialAPIError
+    from tests.sandbox.conftest import account_make
+
+    link = sandbox_link(plan="free")
+    account = account_make(link.tenant, "instagram")
+    platform_throttle(tenant=link.tenant, platform="instagram", minutes=15)
+    SandboxEvent.objects.filter(tenant=link.tenant).delete()  # only this test's call is logged
+    with pytest.raises(SocialAPIError) as failure:
+        upstream(workspace).account_limits(account.id)
+    dashboard = ErrorEvent.objects.get(workspace=workspace)
+    assert (dashboard.source, dashboard.request_id) == ("dashboard", failure.value.request_id)
+    logged = SandboxEvent.objects.filter(tenant=link.tenant)
+    assert [e.metadata["request_id"] for e in logged] == [failure.value.request_id]
+
+    result = events_sync(workspace=workspace)
+    assert (result.seen, result.stored) == (1, 0)
+    assert list(ErrorEvent.objects.values_list("source", flat=True)) == ["dashboard"]
+    assert ErrorGroup.objects.get().event_count == 1
+
+
+def test_an_upstream_event_with_a_request_id_seen_twice_in_one_page_is_stored_once(workspace, api):
+    twin = upstream_event(2)
+    twin["metadata"]["request_id"] = "req_1"
+    api.get("/events").mock(side_effect=Log({None: page([upstream_event(1), twin])}))
+    assert events_sync(workspace=workspace).stored == 1

@@ -108,6 +108,22 @@ def test_the_confirm_step_warns_about_files_used_by_scheduled_posts(
     ).exists()
 
 
+def test_the_confirm_step_warns_about_files_already_in_a_running_deletion(
+    as_admin, workspace, make_media, enqueued
+):
+    make_media(5)
+    bulk_deletion_create(workspace=workspace, selection=Selection(filter=MediaFilter(q="file")))
+    make_media(2, prefix="new")
+    html = as_admin.post(delete_url(workspace), {"scope": "all"}).content.decode()
+    assert "5 of these files are already in a running deletion." in html
+    html = as_admin.post(delete_url(workspace), {"scope": "all", "q": "file"}).content.decode()
+    assert "All 5 files are already in a running deletion." in html
+    # Once that deletion has ended, nothing to say.
+    BulkDeletion.objects.update(status="finished")
+    html = as_admin.post(delete_url(workspace), {"scope": "all"}).content.decode()
+    assert "already in a running deletion" not in html
+
+
 def test_a_selection_that_changed_since_the_confirm_page_is_shown_again(
     as_admin, workspace, make_media, enqueued
 ):
@@ -121,6 +137,47 @@ def test_a_selection_that_changed_since_the_confirm_page_is_shown_again(
         and "now holds 5 files" in response.content.decode()
     )
     assert not BulkDeletion.objects.exists()
+
+
+def test_a_big_selection_is_written_in_chunks_largest_first(
+    workspace, make_media, enqueued, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from media import bulk_deletion
+
+    monkeypatch.setattr(bulk_deletion, "CREATE_CHUNK", 7)
+    items = make_media(23)
+    for index, item in enumerate(items):
+        item.size_bytes = (index % 4 + 1) * 1000  # ties: order within a size by id
+    MediaItem.objects.bulk_update(items, ["size_bytes"])
+    with CaptureQueriesContext(connection) as queries:
+        job = bulk_deletion_create(workspace=workspace, selection=Selection(filter=MediaFilter()))
+    expected = [i.upstream_id for i in sorted(items, key=lambda i: (-i.size_bytes, i.pk))]
+    written = BulkDeletionItem.objects.filter(job=job).order_by("id")
+    assert list(written.values_list("media_upstream_id", flat=True)) == expected
+    assert (job.total_items, job.total_bytes) == (23, sum(i.size_bytes for i in items))
+    # The files are read a chunk at a time (4 pages of at most 7), never all at once.
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"media_mediaitem"."upstream_id"' in q["sql"]
+    ]
+    assert len(reads) == 4 and all("LIMIT 7" in sql for sql in reads)
+
+
+def test_a_selection_over_the_limit_is_refused_before_anything_is_written(
+    workspace, make_media, enqueued, monkeypatch
+):
+    from media import bulk_deletion
+
+    assert bulk_deletion.MAX_ITEMS >= 200_000  # "select all" on a 200,000-file library
+    monkeypatch.setattr(bulk_deletion, "MAX_ITEMS", 10)
+    make_media(11)
+    with pytest.raises(bulk_deletion.SelectionError, match="at most 10 files"):
+        bulk_deletion_create(workspace=workspace, selection=Selection(filter=MediaFilter()))
+    assert not BulkDeletion.objects.exists() and not BulkDeletionItem.objects.exists()
 
 
 def test_ids_of_another_workspace_are_never_selected(

@@ -104,6 +104,9 @@ def test_media_already_gone_upstream_counts_as_deleted(sandbox_ws, tenant, hold_
     assert set(gone.values_list("media_upstream_id", flat=True)) == {str(m.id) for m in media[:2]}
     assert not live_upstream(tenant).exists()
     assert not MediaItem.objects.filter(workspace=sandbox_ws).exists()
+    # Only the four this job deleted freed space now.
+    assert job.bytes_freed == 4 * 1000
+    assert_counters_match_items(job)
 
 
 def test_media_used_by_a_scheduled_post_is_skipped_with_the_reason(sandbox_ws, tenant, hold_runs):
@@ -214,6 +217,8 @@ def test_a_revoked_api_key_stops_the_job_and_says_why(sandbox_ws, tenant, hold_r
     sent = SandboxCall.objects.filter(tenant=tenant, method="DELETE").count()
     assert sent <= 2  # the calls already in flight when the first refusal came back
     assert BulkDeletionItem.objects.filter(job=job, state="pending").count() == 30 - sent
+    # Nothing was deleted: no storage figure is asked for.
+    assert not SandboxCall.objects.filter(tenant=tenant, path="/v1/media/storage").exists()
     # A stopped job sends nothing more, even when swept.
     bulk_deletion_sweep()
     assert SandboxCall.objects.filter(tenant=tenant, method="DELETE").count() == sent
@@ -224,6 +229,38 @@ def test_a_revoked_api_key_stops_the_job_and_says_why(sandbox_ws, tenant, hold_r
     job.refresh_from_db()
     assert job.deleted_count == 30
     assert not live_upstream(tenant).exists()
+
+
+def test_a_job_stopped_after_deleting_files_refreshes_the_figure_and_starts_the_next_job(
+    sandbox_ws, tenant, hold_runs
+):
+    media = sandbox_media(tenant, 6)
+    media_library_sync(workspace=sandbox_ws)
+    first = bulk_deletion_create(
+        workspace=sandbox_ws, selection=Selection(filter=MediaFilter(q="file-000"))
+    )
+    second = bulk_deletion_create(workspace=sandbox_ws, selection=Selection(filter=MediaFilter()))
+    # The first job's earlier run deleted two files; then the key was revoked.
+    done = list(BulkDeletionItem.objects.filter(job=first).order_by("id")[:2])
+    BulkDeletionItem.objects.filter(pk__in=[i.pk for i in done]).update(
+        state="deleted", finished_at=timezone.now()
+    )
+    BulkDeletion.objects.filter(pk=first.pk).update(deleted_count=2, bytes_freed=2000)
+    SandboxMedia.objects.filter(pk__in=[i.media_upstream_id for i in done]).update(
+        deleted_at=timezone.now()
+    )
+    api_key_revoke(tenant=tenant)
+    hold_runs.clear()
+
+    assert bulk_deletion_run(job_id=first.pk, concurrency=1).outcome == "stopped"
+
+    first.refresh_from_db()
+    assert first.status == BulkDeletion.Status.STOPPED
+    # A fresh figure was asked for (refused here, like every call with a revoked key) ...
+    assert SandboxCall.objects.filter(tenant=tenant, path="/v1/media/storage").count() == 1
+    # ... and the waiting job was handed to a runner.
+    assert hold_runs == [second.pk]
+    assert len(media) == 6
 
 
 def test_a_job_cancelled_halfway_stops_sending(sandbox_ws, tenant, hold_runs, admin, monkeypatch):

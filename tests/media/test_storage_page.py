@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.urls import reverse
@@ -13,6 +14,7 @@ from media import tasks
 from media.bulk_deletion import bulk_deletion_create
 from media.filters import MediaFilter, Selection
 from media.library import media_library_summarise
+from media.models import MediaLibrary, StorageSnapshot
 from tests.media.conftest import MB
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +174,54 @@ def test_refresh_enqueues_a_snapshot_and_the_gauge_polls_for_it(
     assert sent == [workspace.pk]
 
 
+def test_refresh_again_once_the_figure_arrived_says_when_to_ask_again(
+    as_admin, workspace, make_snapshot, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.storage_snapshot_take, "delay", sent.append)
+    refresh = reverse("media:refresh", args=[workspace.slug])
+    with django_capture_on_commit_callbacks(execute=True):
+        as_admin.post(refresh, HTTP_HX_REQUEST="true")
+    make_snapshot(10 * MB, at=timezone.now() - timedelta(seconds=12))  # it landed
+    MediaLibrary.objects.filter(workspace=workspace).update(
+        snapshot_requested_at=timezone.now() - timedelta(seconds=13)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        html = as_admin.post(refresh, HTTP_HX_REQUEST="true").content.decode()
+    assert sent == [workspace.pk]  # nothing new asked
+    assert re.search(r"A figure was taken 1[23] s ago; refresh again in 1[78] s\.", html)
+    assert "load delay" not in html and "Asking SocialAPI" not in html
+    # Without JavaScript, the same words as a message.
+    page = as_admin.post(refresh, follow=True).content.decode()
+    assert "refresh again in" in page
+
+
+def test_refresh_again_before_the_figure_arrived_keeps_waiting_for_it(
+    as_admin, workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(tasks.storage_snapshot_take, "delay", lambda workspace_id: None)
+    refresh = reverse("media:refresh", args=[workspace.slug])
+    with django_capture_on_commit_callbacks(execute=True):
+        as_admin.post(refresh, HTTP_HX_REQUEST="true")
+    requested = timezone.now() - timedelta(seconds=10)  # pressed 10 s ago
+    MediaLibrary.objects.filter(workspace=workspace).update(snapshot_requested_at=requested)
+    html = as_admin.post(refresh, HTTP_HX_REQUEST="true").content.decode()
+    assert "load delay:2s" in html and "Asking SocialAPI for a fresh figure" in html
+    # It watches for the figure asked for the first time, not for one after this press.
+    after = re.search(r"\?after=([^&]+)&amp;polls=1", html).group(1)
+    asked = datetime.fromisoformat(unquote(after))
+    assert asked <= requested
+    # Which lands a few seconds later: the next poll shows it and stops.
+    StorageSnapshot.objects.create(workspace=workspace, used_bytes=MB, limit_bytes=100 * MB)
+    poll = as_admin.get(
+        storage_url(workspace),
+        {"after": asked.isoformat(), "polls": "2"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gauge",
+    ).content.decode()
+    assert "load delay" not in poll and "1 MB" in poll
+
+
 def test_refresh_without_javascript_redirects_back(as_admin, workspace, monkeypatch):
     monkeypatch.setattr(tasks.storage_snapshot_take, "delay", lambda workspace_id: None)
     response = as_admin.post(reverse("media:refresh", args=[workspace.slug]))
@@ -201,6 +251,32 @@ def test_the_gauge_poll_gives_up_after_a_while(as_admin, workspace):
     )
     html = response.content.decode()
     assert "load delay" not in html and "SocialAPI may be slow" in html
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "2024-01-01T00:00:00",  # naive
+        "2024-02-30T10:00:00+00:00",  # no such day
+        "2024-01-01T10:00:00+25:00",  # no such offset
+        "9999-12-31T23:59:59-01:00",  # past the end of the calendar in UTC
+        "yesterday",
+    ],
+)
+def test_a_gauge_poll_with_an_unusable_time_shows_the_gauge_without_polling(
+    as_admin, workspace, make_snapshot, after
+):
+    make_snapshot(10 * MB)
+    response = as_admin.get(
+        storage_url(workspace),
+        {"after": after, "polls": "1"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gauge",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="gauge"') and "10 MB" in html
+    assert "load delay" not in html and "SocialAPI may be slow" not in html
 
 
 def test_the_refresh_is_for_admins_only(as_member, as_support, workspace):

@@ -212,6 +212,10 @@ def test_webhook_answers_follow_the_spec(api):
         router.post(url).mock(return_value=httpx.Response(500))
         check(api.post("/webhooks", {"url": url, "events": ["post.failed"]}), "POST", "/webhooks")
     check(api.get("/webhooks"), "GET", "/webhooks")
+    endpoint = api.get("/webhooks").json()["data"][0]["id"]
+    check(api.delete(f"/webhooks/{endpoint}"), "DELETE", "/webhooks/{id}")
+    check(api.delete(f"/webhooks/{endpoint}"), "DELETE", "/webhooks/{id}")
+    check(api.delete("/webhooks/wh_x", key="sapi_key_bad"), "DELETE", "/webhooks/{id}")
 
 
 def test_injected_server_errors_follow_the_spec(api, tenant):

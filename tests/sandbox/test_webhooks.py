@@ -192,6 +192,56 @@ def test_registered_endpoints_get_only_their_events(
     assert verify_signature("sa", request.content, request.headers) == "v2"
 
 
+def test_a_deleted_endpoint_is_gone_and_gets_nothing_more(
+    api, tenant, router, django_capture_on_commit_callbacks
+):
+    route = router.post(HOOK).mock(return_value=httpx.Response(200))
+    endpoint = api.post("/webhooks", {"url": HOOK, "events": ["account.disconnected"]}).json()
+    other = SandboxWebhookEndpoint.objects.create(
+        id="wh_other", tenant=tenant, url=HOOK, events=["post.failed"], secret="s"
+    )
+    route.reset()  # forget the registration ping
+
+    response = api.delete(f"/webhooks/{endpoint['id']}")
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+    assert [e["id"] for e in api.get("/webhooks").json()["data"]] == [other.id]
+    again = api.delete(f"/webhooks/{endpoint['id']}")
+    assert (again.status_code, again.json()["error"]["code"]) == (404, "resource.not_found")
+    account = account_make(tenant)
+    with django_capture_on_commit_callbacks(execute=True):
+        account_token_expire(tenant=tenant, account_id=account.id)
+    assert route.call_count == 0
+
+
+def test_an_endpoint_of_another_tenant_cannot_be_deleted(api, client):
+    from sandbox.services import sandbox_tenant_create
+    from tests.sandbox.conftest import Api
+
+    stranger = sandbox_tenant_create(name="Stranger")
+    theirs = SandboxWebhookEndpoint.objects.create(
+        id="wh_theirs", tenant=stranger, url=HOOK, events=["post.failed"], secret="s"
+    )
+    assert api.delete(f"/webhooks/{theirs.id}").status_code == 404
+    assert SandboxWebhookEndpoint.objects.filter(pk=theirs.pk).exists()
+    assert Api(client, stranger.api_key).delete(f"/webhooks/{theirs.id}").status_code == 200
+
+
+def test_the_dashboard_client_deletes_an_endpoint_once(tenant):
+    from socialapi import ClientConfig, SocialAPI
+    from tests.events.conftest import InProcessApp
+
+    SandboxWebhookEndpoint.objects.create(
+        id="wh_old", tenant=tenant, url=HOOK, events=["post.failed"], secret="s"
+    )
+    client = SocialAPI(
+        ClientConfig(base_url="http://testserver/sandbox/v1", api_key=tenant.api_key),
+        transport=httpx.WSGITransport(app=InProcessApp()),
+    )
+    assert client.webhooks_delete("wh_old") is True
+    assert client.webhooks_delete("wh_old") is False  # already gone
+    assert client.webhooks_list() == []
+
+
 def test_deliveries_pause_while_billing_is_blocked_and_resume_after(
     tenant, receiver, django_capture_on_commit_callbacks
 ):

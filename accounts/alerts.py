@@ -277,6 +277,7 @@ def _compose(
             "reminder": reminder,
             "workspace": workspace,
             "site_url": settings.SITE_URL,
+            "accounts_url": f"{settings.SITE_URL}{reverse('accounts:list', args=[workspace.slug])}",
         },
     )
     return f"[{workspace.name}] {subject}", str(body)

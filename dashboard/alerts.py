@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from dashboard.models import Membership, Workspace
 from events.models import AlertSent
@@ -30,6 +31,11 @@ PREFERENCE_FOR_KIND = {
     "storage": "alert_storage",
     "quota": "alert_quota",
 }
+
+
+def alert_preferences_url(workspace: Workspace) -> str:
+    """The settings section where each person turns alerts on or off for themselves."""
+    return f"{settings.SITE_URL}{reverse('settings', args=[workspace.slug])}#alerts"
 
 
 def alert_recipients(*, workspace: Workspace, preference: str) -> list[str]:
@@ -58,7 +64,8 @@ def alert_send(
     sending failed (outside a transaction). Inside one, True means "goes at commit".
 
     `kind` picks the opt-out flag by its prefix (`storage_80` → `alert_storage`).
-    `template` renders the plain-text body; it gets `workspace` and `site_url` too.
+    `template` renders the plain-text body; it gets `workspace`, `site_url` and
+    `preferences_url` (where each person turns alerts off for themselves) too.
     """
     preference = PREFERENCE_FOR_KIND.get(kind) or PREFERENCE_FOR_KIND[kind.split("_")[0]]
     recipients = alert_recipients(workspace=workspace, preference=preference)
@@ -76,7 +83,13 @@ def alert_send(
     if not recipients:
         return True
     body = render_to_string(
-        template, {**context, "workspace": workspace, "site_url": settings.SITE_URL}
+        template,
+        {
+            **context,
+            "workspace": workspace,
+            "site_url": settings.SITE_URL,
+            "preferences_url": alert_preferences_url(workspace),
+        },
     )
     full_subject = f"[{workspace.name}] {subject}"
     messages: list[Mail] = [

@@ -116,3 +116,21 @@ def test_an_alert_another_worker_claimed_is_not_sent_again(
         assert send(workspace) is False
 
     assert mail.outbox == []
+
+
+def test_alert_mails_link_to_the_persons_own_alert_settings(
+    admin, workspace, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from dashboard.alerts import alert_preferences_url
+    from events.alerts import storage_alerts_check
+    from media.models import StorageSnapshot
+
+    url = alert_preferences_url(workspace)
+    assert url.endswith(f"/w/{workspace.slug}/settings/#alerts")
+    StorageSnapshot.objects.create(workspace=workspace, used_bytes=90, limit_bytes=100)
+    with django_capture_on_commit_callbacks(execute=True):
+        storage_alerts_check(workspace=workspace)
+    assert len(mail.outbox) == 1
+    assert url in mail.outbox[0].body

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from dashboard.models import AuditEvent
@@ -271,7 +272,14 @@ def test_a_job_cancelled_halfway_stops_sending(sandbox_ws, tenant, hold_runs, ad
     sandbox_media(tenant, 200)
     media_library_sync(workspace=sandbox_ws)
     job = bulk_deletion_create(workspace=sandbox_ws, selection=Selection(filter=MediaFilter()))
-    runner = threading.Thread(target=bulk_deletion_run, kwargs={"job_id": job.pk, "concurrency": 4})
+
+    def run() -> None:
+        try:
+            bulk_deletion_run(job_id=job.pk, concurrency=4)
+        finally:
+            connections.close_all()  # this thread's own connection: never left open
+
+    runner = threading.Thread(target=run)
     runner.start()
     try:
         deadline = time.monotonic() + 60

@@ -243,7 +243,7 @@ def _success_words(
             f"still needs reconnecting — sign in as {target.label} to fix it."
         )
     if mirrored.status == AccountStatus.ACTIVE:
-        return "success", f"{target.label} is reconnected and active again."
+        return "success", f"{target.label} ({platform}) is reconnected and active again."
     reason = f" ({mirrored.reason})" if mirrored.reason else ""
     again = (
         "This link is now used up: ask the person who sent it for a new one, and allow every "

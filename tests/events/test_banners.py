@@ -58,6 +58,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = timezone.now()
+        self.start = self.now
         monkeypatch.setattr(timezone, "now", lambda: self.now)
 
     def at(self, minutes: float) -> datetime:
@@ -68,9 +69,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    found = Clock(monkeypatch)
-    found.start = found.now
-    return found
+    return Clock(monkeypatch)
 
 
 def usage(

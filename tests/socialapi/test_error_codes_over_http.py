@@ -9,13 +9,8 @@ from __future__ import annotations
 import pytest
 
 from socialapi import SocialAPIError
-from tests.socialapi.test_errors import (
-    CURRENT_CODES,
-    FAMILY_CLASSES,
-    SEED_CODES,
-    current_body,
-    legacy_body,
-)
+from socialapi.errors import FAMILY_CLASSES
+from tests.socialapi.test_errors import CURRENT_CODES, SEED_CODES, current_body, legacy_body
 
 CASES = [
     (raw, status, message, code, family) for raw, status, message, code, family, _ in SEED_CODES

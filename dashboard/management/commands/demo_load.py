@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.wsgi import get_wsgi_application
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from dashboard.models import Membership, Workspace
@@ -96,6 +97,7 @@ class Command(BaseCommand):
                 api_key=tenant.api_key,
                 api_key_hint=tenant.api_key[-4:],
                 webhook_secret=webhook_secret,
+                webhook_secret_saved_at=timezone.now(),
                 is_demo=True,
             )
             for username, role in roles.items():

@@ -125,7 +125,8 @@ class Command(BaseCommand):
         for names, grace in ((("beat", "worker"), 20.0), (("web",), 10.0)):
             group = [procs[name] for name in names]
             for proc in group:
-                _signal_group(proc, signal.SIGTERM)
+                if proc.poll() is None:
+                    proc.terminate()  # the main process shuts its own children down
             deadline = time.monotonic() + grace
             for proc in group:
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -75,42 +75,6 @@ def error_group_state_set(
     return group
 
 
-def error_group_resolve(
-    *, workspace: Workspace, group_id: int, user: Any, request: HttpRequest | None = None
-) -> ErrorGroup:
-    return error_group_state_set(
-        workspace=workspace,
-        group_id=group_id,
-        state=ErrorGroup.State.RESOLVED,
-        user=user,
-        request=request,
-    )
-
-
-def error_group_ignore(
-    *, workspace: Workspace, group_id: int, user: Any, request: HttpRequest | None = None
-) -> ErrorGroup:
-    return error_group_state_set(
-        workspace=workspace,
-        group_id=group_id,
-        state=ErrorGroup.State.IGNORED,
-        user=user,
-        request=request,
-    )
-
-
-def error_group_reopen(
-    *, workspace: Workspace, group_id: int, user: Any, request: HttpRequest | None = None
-) -> ErrorGroup:
-    return error_group_state_set(
-        workspace=workspace,
-        group_id=group_id,
-        state=ErrorGroup.State.OPEN,
-        user=user,
-        request=request,
-    )
-
-
 def error_group_note_add(
     *, workspace: Workspace, group_id: int, user: Any, body: str, request: HttpRequest | None = None
 ) -> ErrorGroupActivity:

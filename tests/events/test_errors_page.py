@@ -103,12 +103,12 @@ def test_filters_and_search(workspace, as_member, record, params, expected):
 
 
 def test_state_filter_hides_resolved_groups_by_default(workspace, as_member, record, admin):
-    from events.triage import error_group_resolve
+    from events.triage import error_group_state_set
 
     record(code="system.internal", status=500)
     record(code="platform.instagram.rate_limit", status=429)
     group = ErrorGroup.objects.get(code="system.internal")
-    error_group_resolve(workspace=workspace, group_id=group.pk, user=admin)
+    error_group_state_set(workspace=workspace, group_id=group.pk, state="resolved", user=admin)
     assert titles(as_member.get(url(workspace)).content.decode()) == ["Platform throttling"]
     assert titles(as_member.get(url(workspace, state="resolved")).content.decode()) == [
         "SocialAPI error"

@@ -22,7 +22,7 @@ from events.recording import (
     error_events_record,
     error_events_record_each,
 )
-from events.triage import error_group_ignore, error_group_resolve
+from events.triage import error_group_state_set
 from socialapi import error_from_response
 from tests.events.conftest import event
 
@@ -183,7 +183,7 @@ def test_it_remembers_sources_and_affected_accounts(workspace):
 def test_a_resolved_group_reopens_on_a_new_event_as_a_regression(workspace, admin, record):
     record(code="system.internal", minutes_ago=10)
     group = ErrorGroup.objects.get(workspace=workspace)
-    error_group_resolve(workspace=workspace, group_id=group.pk, user=admin)
+    error_group_state_set(workspace=workspace, group_id=group.pk, state="resolved", user=admin)
     record(code="system.internal", request_id="req_again")
     group.refresh_from_db()
     assert group.state == ErrorGroup.State.OPEN
@@ -196,7 +196,7 @@ def test_a_resolved_group_reopens_on_a_new_event_as_a_regression(workspace, admi
 def test_an_event_older_than_the_resolution_does_not_reopen(workspace, admin, record):
     record(code="system.internal", minutes_ago=10)
     group = ErrorGroup.objects.get(workspace=workspace)
-    error_group_resolve(workspace=workspace, group_id=group.pk, user=admin)
+    error_group_state_set(workspace=workspace, group_id=group.pk, state="resolved", user=admin)
     # The events sync brings in a failure that happened before it was resolved.
     record(code="system.internal", minutes_ago=5)
     group.refresh_from_db()
@@ -208,7 +208,7 @@ def test_an_event_older_than_the_resolution_does_not_reopen(workspace, admin, re
 def test_an_ignored_group_stays_ignored(workspace, admin, record):
     record(code="system.internal", minutes_ago=10)
     group = ErrorGroup.objects.get(workspace=workspace)
-    error_group_ignore(workspace=workspace, group_id=group.pk, user=admin)
+    error_group_state_set(workspace=workspace, group_id=group.pk, state="ignored", user=admin)
     record(code="system.internal")
     group.refresh_from_db()
     assert group.state == ErrorGroup.State.IGNORED

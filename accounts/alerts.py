@@ -91,11 +91,6 @@ def _queue(account_pks: list[int]) -> None:
     transaction.on_commit(lambda: task.delay(account_pks))
 
 
-def account_page_url(account: SocialAccount) -> str:
-    """The accounts page filtered to this one account (what an alert links to)."""
-    return accounts_page_url(account.workspace, [account])
-
-
 def accounts_page_url(workspace: Workspace, accounts: Sequence[SocialAccount]) -> str:
     """The accounts page filtered to these accounts (to every problem when too many)."""
     path = reverse("accounts:list", args=[workspace.slug])

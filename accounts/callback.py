@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.health import account_find
 from accounts.models import AccountStatus, ReconnectLink, ReconnectState, SocialAccount
 from accounts.reconnect import (
     LINK_OWNER,
@@ -30,7 +31,6 @@ from socialapi import (
     ConnectedAccount,
     Family,
     PendingConnection,
-    SocialAPI,
     SocialAPIError,
     platform_name,
 )
@@ -106,20 +106,6 @@ def _fail(record: ReconnectState, request: HttpRequest, code: str, message: str)
     return ReconnectResult("error", message, record.account, link_flow=record.link_id is not None)
 
 
-def _find(client: SocialAPI, upstream_id: str, brand_id: str) -> Account | None:
-    """Live re-check: the account as upstream lists it now (brand first, then all)."""
-    if brand_id:
-        # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts?brand_id=
-        for item in client.accounts_list(brand_id=brand_id):
-            if item.id == upstream_id:
-                return item
-    # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts
-    for item in client.accounts_list():
-        if item.id == upstream_id:
-            return item
-    return None
-
-
 def _success(record: ReconnectState, request: HttpRequest, account_id: str) -> ReconnectResult:
     """Upstream says connected: confirm with a live re-check before calling it fixed.
 
@@ -135,9 +121,10 @@ def _success(record: ReconnectState, request: HttpRequest, account_id: str) -> R
     item: Account | None = None
     problem = ""
     if not (link_flow and other):
-        client = upstream(workspace)
         try:
-            item = _find(client, account_id, target.brand_id)
+            item = account_find(
+                upstream(workspace), upstream_id=account_id, brand_id=target.brand_id
+            )
         except SocialAPIError as exc:
             problem = error_words(exc)
         else:

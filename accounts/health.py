@@ -235,7 +235,7 @@ def account_check(*, account: SocialAccount, at: datetime | None = None) -> bool
     workspace = account.workspace
     client = upstream(workspace)
     try:
-        item = _account_find(client, account)
+        item = account_find(client, upstream_id=account.upstream_id, brand_id=account.brand_id)
     except SocialAPIError as exc:
         note = " · ".join(part for part in (exc.code, exc.request_id or "") if part)
         SocialAccount.objects.filter(pk=account.pk).update(
@@ -268,15 +268,17 @@ def account_check(*, account: SocialAccount, at: datetime | None = None) -> bool
     return True
 
 
-def _account_find(client: SocialAPI, account: SocialAccount) -> Account | None:
-    """The account in upstream's list (its brand first; the whole list before saying gone)."""
-    if account.brand_id:
+def account_find(client: SocialAPI, *, upstream_id: str, brand_id: str) -> Account | None:
+    """The account as upstream lists it now (its brand first; the whole list before saying
+    gone): "Check now", webhooks and the reconnect flow's live re-check."""
+    if brand_id:
         # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts?brand_id=
-        for item in client.accounts_list(brand_id=account.brand_id):
-            if item.id == account.upstream_id:
+        for item in client.accounts_list(brand_id=brand_id):
+            if item.id == upstream_id:
                 return item
+    # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts
     for item in client.accounts_list():
-        if item.id == account.upstream_id:
+        if item.id == upstream_id:
             return item
     return None
 

@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ReconnectLink, SocialAccount
-from accounts.reconnect import LINK_OWNER, ReconnectNotStarted, digest, reconnect_start
+from accounts.reconnect import LINK_OWNER, ReconnectNotStarted, reconnect_start, session_hash
 from dashboard.audit import audit_record
+from dashboard.crypto import token_hash
 from socialapi import is_oauth, platform_name
 
 
@@ -54,7 +55,7 @@ def reconnect_link_create(*, account: SocialAccount, request: HttpRequest) -> Ne
         link = ReconnectLink.objects.create(
             workspace=account.workspace,
             account=account,
-            token_hash=digest(token),
+            token_hash=token_hash(token),
             created_by=request.user if request.user.is_authenticated else None,
             created_at=now,
             expires_at=now + timedelta(days=settings.RECONNECT_LINK_DAYS),
@@ -93,7 +94,7 @@ def reconnect_link_resolve(*, token: str) -> ReconnectLink:
     """The open link for a token, or LinkUnusable (unknown, revoked, used, expired)."""
     link = (
         ReconnectLink.objects.select_related("account", "workspace", "account__workspace")
-        .filter(token_hash=digest(token))
+        .filter(token_hash=token_hash(token))
         .first()
     )
     if link is None:
@@ -110,15 +111,13 @@ def reconnect_link_resolve(*, token: str) -> ReconnectLink:
 
 def reconnect_link_start(*, link: ReconnectLink, request: HttpRequest) -> str:
     """Claim the link for this browser (first use) and start the flow; the auth URL."""
-    if request.session.session_key is None:
-        request.session.save()
-    session_hash = digest(request.session.session_key or "")
-    if link.claimed_session_hash and link.claimed_session_hash != session_hash:
+    browser = session_hash(request)
+    if link.claimed_session_hash and link.claimed_session_hash != browser:
         raise LinkUnusable("claimed", link)
     if not link.claimed_session_hash:
         with transaction.atomic():
             claimed = ReconnectLink.objects.filter(pk=link.pk, claimed_session_hash="").update(
-                claimed_session_hash=session_hash, claimed_at=timezone.now()
+                claimed_session_hash=browser, claimed_at=timezone.now()
             )
             if not claimed:
                 raise LinkUnusable("claimed", link)

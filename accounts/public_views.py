@@ -21,9 +21,8 @@ from accounts.reconnect import (
     ReconnectResult,
     reconnect_selection_get,
 )
-from accounts.selectors import workspace_for_webhook
+from accounts.selectors import workspace_admin_is, workspace_for_webhook
 from accounts.webhooks import webhook_delivery_receive
-from dashboard.models import Membership
 from dashboard.upstream import WorkspaceNotConfigured
 
 CALLBACK_PARAMS = (
@@ -74,13 +73,11 @@ def _problem_context(request: HttpRequest, problem: ReconnectProblem) -> dict[st
     """What the problem page may say; the account only to an admin of its workspace."""
     record = problem.record
     restart_url = ""
-    if record is not None and request.user.is_authenticated:
-        is_admin = Membership.objects.filter(
-            workspace_id=record.workspace_id, user=request.user, role=Membership.Role.ADMIN
-        ).exists()
-        if is_admin:
-            path = reverse("accounts:list", args=[record.workspace.slug])
-            restart_url = f"{path}?account={record.account_id}"
+    if record is not None and workspace_admin_is(
+        workspace_id=record.workspace_id, user_id=request.user.pk
+    ):
+        path = reverse("accounts:list", args=[record.workspace.slug])
+        restart_url = f"{path}?account={record.account_id}"
     return {
         "reason": problem.reason,
         "restart_url": restart_url,

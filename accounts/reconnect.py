@@ -19,10 +19,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ReconnectLink, ReconnectState, SocialAccount
+from accounts.selectors import workspace_admin_is
 from accounts.services import brand_unknown_words, error_words, oauth_callback_url
 from dashboard.audit import audit_record
 from dashboard.crypto import token_hash
-from dashboard.models import Membership
 from dashboard.upstream import upstream, upstream_ok
 from socialapi import SocialAPIError, is_oauth, platform_name
 
@@ -33,11 +33,6 @@ MAX_SESSION_STATES = 20
 # Upstream keeps a pending connection for 30 minutes.
 SELECTION_MINUTES = 30
 LINK_OWNER = "reconnect link owner"
-
-
-def digest(value: str) -> str:
-    """sha256 hex of a state, session key or link token (only digests are stored)."""
-    return token_hash(value)
 
 
 class ReconnectProblem(Exception):
@@ -64,13 +59,11 @@ class ReconnectResult:
     select: bool = False
 
 
-def _session_hash(request: HttpRequest) -> str:
-    return digest(request.session.session_key or "")
-
-
-def _ensure_session(request: HttpRequest) -> None:
+def session_hash(request: HttpRequest) -> str:
+    """sha256 of this browser's session key (the session is created when it has none)."""
     if request.session.session_key is None:
         request.session.save()
+    return token_hash(request.session.session_key or "")
 
 
 def actor_kwargs(request: HttpRequest, link: ReconnectLink | None) -> dict[str, Any]:
@@ -92,7 +85,6 @@ def reconnect_start(
         # Without brand_id upstream connects the account into a brand of its own.
         raise ReconnectNotStarted(brand_unknown_words(account))
     workspace = account.workspace
-    _ensure_session(request)
     value = secrets.token_urlsafe(32)
     redirect_uri = oauth_callback_url()
     try:
@@ -122,8 +114,8 @@ def reconnect_start(
             account=account,
             user=request.user if request.user.is_authenticated and link is None else None,
             link=link,
-            state_hash=digest(value),
-            session_hash=_session_hash(request),
+            state_hash=token_hash(value),
+            session_hash=session_hash(request),
             dialect=result.form,
             redirect_uri=redirect_uri,
             created_at=now,
@@ -146,14 +138,14 @@ def reconnect_start(
 def _record_for(value: str) -> ReconnectState | None:
     return (
         ReconnectState.objects.select_related("account", "workspace", "link", "account__workspace")
-        .filter(state_hash=digest(value))
+        .filter(state_hash=token_hash(value))
         .first()
     )
 
 
 def _binding_check(record: ReconnectState, request: HttpRequest, *, in_session: bool) -> None:
     """Same session, same person (still an admin) or a still-valid link."""
-    if record.session_hash != _session_hash(request):
+    if record.session_hash != session_hash(request):
         raise ReconnectProblem("other_session", record)
     if not in_session:
         # Started in this very session, but dropped from it when newer reconnects pushed
@@ -162,17 +154,10 @@ def _binding_check(record: ReconnectState, request: HttpRequest, *, in_session: 
     if record.user_id is not None:
         if record.user_id != request.user.pk:
             raise ReconnectProblem("other_user", record)
-        still_admin = Membership.objects.filter(
-            workspace_id=record.workspace_id, user_id=record.user_id, role=Membership.Role.ADMIN
-        ).exists()
-        if not still_admin:
+        if not workspace_admin_is(workspace_id=record.workspace_id, user_id=record.user_id):
             raise ReconnectProblem("other_user", record)
-    elif record.link is None or not _link_open(record.link):
+    elif record.link is None or not record.link.is_usable:
         raise ReconnectProblem("link_closed", record)
-
-
-def _link_open(link: ReconnectLink) -> bool:
-    return link.revoked_at is None and link.used_at is None and link.expires_at > timezone.now()
 
 
 def reconnect_state_check(*, request: HttpRequest, value: str | None) -> ReconnectState:

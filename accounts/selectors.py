@@ -12,13 +12,14 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 
 from accounts.models import (
+    UNHEALTHY_STATUSES,
     AccountStatus,
     AccountTransition,
     ReconnectLink,
     SocialAccount,
     WebhookDelivery,
 )
-from dashboard.models import Workspace
+from dashboard.models import Membership, Workspace
 from socialapi import platform_name
 
 PAGE_SIZE = 50
@@ -84,10 +85,7 @@ class Facets:
 
     @property
     def problems(self) -> int:
-        return (
-            self.status_counts[AccountStatus.RECONNECT_REQUIRED]
-            + self.status_counts[AccountStatus.CREDENTIALS_INVALID]
-        )
+        return sum(self.status_counts[status] for status in UNHEALTHY_STATUSES)
 
 
 def account_facets(*, workspace: Workspace) -> Facets:
@@ -124,9 +122,7 @@ def account_queryset(*, workspace: Workspace, filters: AccountFilters) -> QueryS
     if filters.accounts:
         qs = qs.filter(pk__in=filters.accounts)
     if filters.status == "problems":
-        qs = qs.filter(
-            status__in=[AccountStatus.RECONNECT_REQUIRED, AccountStatus.CREDENTIALS_INVALID]
-        )
+        qs = qs.filter(status__in=UNHEALTHY_STATUSES)
     elif filters.status:
         qs = qs.filter(status=filters.status)
     if filters.platform:
@@ -224,3 +220,13 @@ def webhook_delivery_page(
 def workspace_for_webhook(*, slug: str) -> Workspace | None:
     """The workspace a webhook URL names (the signature proves the sender)."""
     return Workspace.objects.filter(slug=slug[:50]).first()
+
+
+def workspace_admin_is(*, workspace_id: int, user_id: int | None) -> bool:
+    """Whether this person is (still) an admin of the workspace (the reconnect pages)."""
+    return (
+        user_id is not None
+        and Membership.objects.filter(
+            workspace_id=workspace_id, user_id=user_id, role=Membership.Role.ADMIN
+        ).exists()
+    )

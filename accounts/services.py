@@ -22,6 +22,7 @@ from accounts.models import AccountStatus, AccountTransition, SocialAccount
 from dashboard.audit import audit_record
 from dashboard.models import Membership, Workspace
 from dashboard.upstream import upstream, upstream_ok
+from events.fixes import fix_for
 from socialapi import Account, SocialAPIError, auth_kind
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,6 @@ log = logging.getLogger(__name__)
 # Normalised codes we store as the reason for a status we set ourselves.
 CODE_RECONNECT = "account.reconnection_required"
 CODE_GONE = "account.not_found"
-
-# Fields copied from an upstream Account onto our mirror.
-PROFILE_FIELDS = ("platform", "name", "username", "page_name", "brand_id", "profile_picture_url")
 
 
 def oauth_callback_url() -> str:
@@ -200,8 +198,6 @@ class ActionResult:
 
 def error_words(exc: SocialAPIError) -> str:
     """One sentence for a failed call: the fix's title and action, and the request id."""
-    from events.fixes import fix_for
-
     fix = fix_for(family=str(exc.family), code=exc.code)
     detail = f" ({exc.message[:200]})" if exc.message and fix.title != exc.message else ""
     ref = f" Request id: {exc.request_id}." if exc.request_id else ""

@@ -77,12 +77,6 @@ def account_alerts_send(account_ids: list[int]) -> None:
 
 
 @shared_task(ignore_result=True)
-def account_alert_send(account_id: int) -> None:
-    """One account broke (kept for messages queued before account_alerts_send existed)."""
-    account_alerts_send([account_id])
-
-
-@shared_task(ignore_result=True)
 def account_alert_reminders() -> int:
     """Hourly: break alerts that never went out, and reminders of accounts still broken
     after two days. Returns how many accounts the emails name."""

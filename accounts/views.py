@@ -77,7 +77,7 @@ def account_detail(request: WorkspaceRequest, account_id: int) -> HttpResponse:
     account = account_get(workspace=request.workspace, account_id=account_id)
     new_link = None
     shown = None
-    if request.can_act and not request.headers.get("HX-Request"):
+    if request.can_act and not request.htmx:
         shown = request.session.pop(NEW_LINK_SESSION, None)
     if isinstance(shown, dict) and shown.get("account") == account.pk:
         new_link = shown.get("url")

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django_htmx.middleware import HtmxDetails
 
-from dashboard.models import SECRET_FIELDS, Membership, Workspace
+from dashboard.models import WORKSPACE_SECRETS, Membership, Workspace
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -44,7 +44,7 @@ def workspace_for_user(*, user: Any, slug: str) -> tuple[Workspace, Membership |
     # One query for the common case (a member); secrets stay encrypted until read.
     membership = (
         Membership.objects.select_related("workspace")
-        .defer(*(f"workspace__{name}" for name in SECRET_FIELDS))
+        .defer(*WORKSPACE_SECRETS)
         .filter(workspace__slug=slug, user=user)
         .first()
     )
@@ -80,10 +80,9 @@ def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[Vi
                 from dashboard.support import support_view_record
 
                 support_view_record(req)
+            # Remembered only when it changes: no session write per page.
             if membership is not None and request.session.get("workspace") != workspace.slug:
-                request.session["workspace"] = (
-                    workspace.slug
-                )  # only when it changes: no write per page
+                request.session["workspace"] = workspace.slug
             return view(req, *args, **kwargs)
 
         # Read by the tenant-isolation test to know what each role may do here.

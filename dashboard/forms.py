@@ -22,6 +22,7 @@ from django.core.cache import cache
 
 from dashboard.crypto import token_hash
 from dashboard.models import Membership, Workspace
+from dashboard.selectors import username_taken
 from socialapi import address_is_public
 
 API_KEY_PATTERN = re.compile(r"sapi_key_[A-Za-z0-9]{16,128}")
@@ -237,7 +238,7 @@ class InvitationSignupForm(BaseUserCreationForm):  # type: ignore[type-arg]
 
     def clean_username(self) -> str:
         username = str(self.cleaned_data["username"])
-        if User.objects.filter(username__iexact=username).exists():
+        if username_taken(username):
             raise forms.ValidationError(self.USERNAME_TAKEN)
         return username
 

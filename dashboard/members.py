@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -155,7 +154,7 @@ def _invitation_page(
     already_member = (
         invitation is not None
         and request.user.is_authenticated
-        and Membership.objects.filter(workspace=invitation.workspace, user=request.user).exists()
+        and selectors.membership_exists(workspace=invitation.workspace, user=request.user)
     )
     ctx = {
         "invitation": invitation,
@@ -215,7 +214,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return _invitation_page(request, invitation, status=410, problem=str(refused))
     except IntegrityError:
         # Someone took the name between the form's check and the insert.
-        if not User.objects.filter(username__iexact=form.cleaned_data["username"]).exists():
+        if not selectors.username_taken(form.cleaned_data["username"]):
             raise
         form.add_error("username", InvitationSignupForm.USERNAME_TAKEN)
         return _invitation_page(request, invitation, status=400, form=form)

@@ -28,6 +28,9 @@ def default_storage_sync_minutes() -> int:
 # decrypts one, and a secret that cannot be decrypted (lost key) breaks only the calls
 # that need it, not every page listing the workspace.
 SECRET_FIELDS = ("api_key", "webhook_secret")
+# The same columns seen through a relation: select_related() loads every column of the
+# joined workspace, past its manager's defer().
+WORKSPACE_SECRETS = tuple(f"workspace__{name}" for name in SECRET_FIELDS)
 
 
 class WorkspaceManager(models.Manager["Workspace"]):

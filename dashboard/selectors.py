@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
@@ -28,13 +29,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.crypto import token_hash
-from dashboard.models import SECRET_FIELDS, AuditEvent, Invitation, Membership, Workspace
+from dashboard.models import WORKSPACE_SECRETS, AuditEvent, Invitation, Membership, Workspace
 
 AUDIT_PAGE_SIZE = 50
 SUPPORT_PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# select_related() loads every column of the joined workspace, past its manager's defer().
-WORKSPACE_SECRETS = tuple(f"workspace__{name}" for name in SECRET_FIELDS)
 
 # Words for the audit log; unknown actions show their code.
 AUDIT_ACTION_LABELS = {
@@ -130,6 +129,15 @@ def members_list(*, workspace: Workspace) -> list[Membership]:
         .select_related("user")
         .order_by("role", "user__username")
     )
+
+
+def membership_exists(*, workspace: Workspace, user: Any) -> bool:
+    return Membership.objects.filter(workspace=workspace, user=user).exists()
+
+
+def username_taken(username: str) -> bool:
+    """Usernames are unique regardless of case ("Alice" is taken when "alice" exists)."""
+    return User.objects.filter(username__iexact=username).exists()
 
 
 def membership_in_workspace(*, workspace: Workspace, membership_id: int) -> Membership | None:

@@ -23,9 +23,15 @@ from django.utils import timezone
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
 from dashboard.forms import base_url_normalise, sandbox_base_url
-from dashboard.models import Invitation, Membership, Workspace
-from dashboard.selectors import WORKSPACE_SECRETS, webhook_url
-from dashboard.upstream import WorkspaceNotConfigured, upstream, upstream_ok, upstream_probe
+from dashboard.models import WORKSPACE_SECRETS, Invitation, Membership, Workspace
+from dashboard.selectors import webhook_url
+from dashboard.upstream import (
+    WorkspaceNotConfigured,
+    upstream,
+    upstream_ok,
+    upstream_paused,
+    upstream_probe,
+)
 from socialapi import (
     ApiKeyInvalid,
     NotFound,
@@ -184,8 +190,7 @@ def workspace_connection_update(
             )
     if me is not None:
         if me.billing_blocked:
-            Workspace.objects.filter(pk=ws.pk).update(paused_family="billing", paused_at=now)
-            ws.paused_family, ws.paused_at = "billing", now
+            upstream_paused(ws, family="billing")
         else:
             upstream_ok(ws)
     _refresh(workspace, ws)
@@ -233,7 +238,7 @@ def workspace_connection_check(*, workspace: Workspace) -> str:
     )
     workspace.plan, workspace.plan_checked_at = me.plan or workspace.plan, now
     if me.billing_blocked:
-        Workspace.objects.filter(pk=workspace.pk).update(paused_family="billing", paused_at=now)
+        upstream_paused(workspace, family="billing")
         return "The key works, but billing is blocked upstream: settle it in SocialAPI's dashboard."
     upstream_ok(workspace)
     return f"The saved key works.{f' Plan: {me.plan}.' if me.plan else ''}"

@@ -30,7 +30,7 @@ from dashboard.forms import (
     WebhookSecretForm,
     sandbox_base_url,
 )
-from dashboard.models import Membership
+from dashboard.models import SECRET_FIELDS, Membership
 
 TEMPLATE = "dashboard/settings.html"
 
@@ -41,7 +41,7 @@ def _secret_unreadable(request: WorkspaceRequest) -> bool:
     if not (workspace.api_key_hint or workspace.webhook_secret_saved_at):
         return False
     try:
-        workspace.refresh_from_db(fields=["api_key", "webhook_secret"])  # one query for both
+        workspace.refresh_from_db(fields=list(SECRET_FIELDS))  # one query for both
     except SecretDecryptionError:
         return True
     return False
@@ -90,7 +90,10 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
     return ctx
 
 
-def _page(request: WorkspaceRequest, status: int = 200, **overrides: Any) -> HttpResponse:
+def settings_page_render(
+    request: WorkspaceRequest, status: int = 200, **overrides: Any
+) -> HttpResponse:
+    """The settings page, some forms or a revealed value replaced (members.py uses it too)."""
     response = render(request, TEMPLATE, settings_context(request, **overrides), status=status)
     if overrides.get("revealed"):
         add_never_cache_headers(response)
@@ -100,7 +103,7 @@ def _page(request: WorkspaceRequest, status: int = 200, **overrides: Any) -> Htt
 @require_GET
 @workspace_view()
 def settings_page(request: WorkspaceRequest) -> HttpResponse:
-    return _page(request)
+    return settings_page_render(request)
 
 
 @require_POST
@@ -108,7 +111,7 @@ def settings_page(request: WorkspaceRequest) -> HttpResponse:
 def connection_save(request: WorkspaceRequest) -> HttpResponse:
     form = ConnectionForm(request.POST)
     if not form.is_valid():
-        return _page(request, 400, connection_form=form)
+        return settings_page_render(request, 400, connection_form=form)
     try:
         outcome = services.workspace_connection_update(
             workspace=request.workspace,
@@ -119,7 +122,7 @@ def connection_save(request: WorkspaceRequest) -> HttpResponse:
         )
     except services.ServiceRefused as refused:
         form.add_error(None, str(refused))
-        return _page(request, 400, connection_form=form)
+        return settings_page_render(request, 400, connection_form=form)
     messages.success(request, outcome)
     return redirect(reverse("settings", args=[request.workspace.slug]) + "#connection")
 
@@ -168,7 +171,7 @@ def webhook_register(request: WorkspaceRequest) -> HttpResponse:
         "note": note,
         "error": bool(done.left_over),
     }
-    return _page(request, revealed=revealed)
+    return settings_page_render(request, revealed=revealed)
 
 
 @require_POST
@@ -176,7 +179,7 @@ def webhook_register(request: WorkspaceRequest) -> HttpResponse:
 def webhook_secret_save(request: WorkspaceRequest) -> HttpResponse:
     form = WebhookSecretForm(request.POST)
     if not form.is_valid():
-        return _page(request, 400, webhook_secret_form=form)
+        return settings_page_render(request, 400, webhook_secret_form=form)
     services.webhook_secret_set(
         workspace=request.workspace, secret=form.cleaned_data["secret"], request=request
     )
@@ -197,7 +200,7 @@ def ingest_token_rotate(request: WorkspaceRequest) -> HttpResponse:
         "so it cannot be shown again."
         + (" The previous token no longer works." if had_token else ""),
     }
-    return _page(request, revealed=revealed)
+    return settings_page_render(request, revealed=revealed)
 
 
 @require_POST
@@ -215,7 +218,7 @@ def ingest_token_revoke(request: WorkspaceRequest) -> HttpResponse:
 def sync_intervals_save(request: WorkspaceRequest) -> HttpResponse:
     form = SyncIntervalsForm(request.POST)
     if not form.is_valid():
-        return _page(request, 400, sync_form=form)
+        return settings_page_render(request, 400, sync_form=form)
     changed = services.workspace_sync_intervals_update(
         workspace=request.workspace, request=request, **form.cleaned_data
     )
@@ -232,17 +235,10 @@ def alert_preferences_save(request: WorkspaceRequest) -> HttpResponse:
         raise PermissionDenied("Only people in this workspace have alert preferences.")
     form = AlertPreferencesForm(request.POST, instance=membership)
     if not form.is_valid():  # booleans: only a tampered request gets here
-        return _page(request, 400, alerts_form=form)
+        return settings_page_render(request, 400, alerts_form=form)
     services.alert_preferences_update(membership=membership, **form.cleaned_data)
     if request.htmx:
         ctx = {"alerts_form": AlertPreferencesForm(instance=membership), "alerts_saved": True}
         return render(request, f"{TEMPLATE}#alerts", ctx)
     messages.success(request, "Your alert preferences are saved.")
     return redirect("settings", request.workspace.slug)
-
-
-def settings_page_render(
-    request: WorkspaceRequest, status: int = 200, **overrides: Any
-) -> HttpResponse:
-    """The settings page with some forms or a revealed value replaced (for members.py)."""
-    return _page(request, status, **overrides)

@@ -85,10 +85,8 @@ def _on_error(workspace_id: int, key_fp: str, exc: SocialAPIError) -> None:
     # it; a failure while recording undoes only the recording.
     with transaction.atomic():
         error_event_record_from_exception(workspace=workspace, exc=exc)
-        if str(exc.family) in PAUSING_FAMILIES and workspace.paused_family != str(exc.family):
-            Workspace.objects.filter(pk=workspace_id).update(
-                paused_family=str(exc.family), paused_at=timezone.now()
-            )
+        if str(exc.family) in PAUSING_FAMILIES:
+            upstream_paused(workspace, family=str(exc.family))
 
 
 def _on_figures(workspace_id: int, figures: FreshFigures) -> None:
@@ -97,6 +95,21 @@ def _on_figures(workspace_id: int, figures: FreshFigures) -> None:
 
     storage_figures_apply(workspace_id=workspace_id, figures=figures)
     usage_figures_apply(workspace_id=workspace_id, figures=figures)
+
+
+def _config(*, base_url: str, api_key: str, dialect: str, patient: bool = True) -> ClientConfig:
+    """The client configuration from settings; `patient=False` when a person is waiting."""
+    attempts, retry_seconds = settings.SOCIALAPI_MAX_ATTEMPTS, settings.SOCIALAPI_MAX_RETRY_SECONDS
+    return ClientConfig(
+        base_url=base_url,
+        api_key=api_key,
+        dialect="legacy" if dialect == "legacy" else "current",
+        timeout=settings.SOCIALAPI_TIMEOUT,
+        connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
+        max_attempts=attempts if patient else min(2, attempts),
+        max_retry_seconds=retry_seconds if patient else min(5.0, retry_seconds),
+        block_private_networks=blocks_private_networks(base_url),
+    )
 
 
 def upstream(workspace: Workspace) -> SocialAPI:
@@ -111,15 +124,8 @@ def upstream(workspace: Workspace) -> SocialAPI:
         if client is not None:
             _clients.move_to_end(cache_key)
             return client
-        config = ClientConfig(
-            base_url=workspace.base_url,
-            api_key=workspace.api_key,
-            dialect="legacy" if workspace.dialect == "legacy" else "current",
-            timeout=settings.SOCIALAPI_TIMEOUT,
-            connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
-            max_attempts=settings.SOCIALAPI_MAX_ATTEMPTS,
-            max_retry_seconds=settings.SOCIALAPI_MAX_RETRY_SECONDS,
-            block_private_networks=guard,
+        config = _config(
+            base_url=workspace.base_url, api_key=workspace.api_key, dialect=workspace.dialect
         )
         ws_id = workspace.pk
         client = SocialAPI(
@@ -143,19 +149,18 @@ def upstream_probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
     raise the workspace's "API key rejected" banner or pause its syncs. Few attempts,
     because a person is waiting for the answer.
     """
-    config = ClientConfig(
-        base_url=base_url,
-        api_key=api_key,
-        dialect="legacy" if dialect == "legacy" else "current",
-        timeout=settings.SOCIALAPI_TIMEOUT,
-        connect_timeout=settings.SOCIALAPI_CONNECT_TIMEOUT,
-        max_attempts=min(2, settings.SOCIALAPI_MAX_ATTEMPTS),
-        max_retry_seconds=min(5.0, settings.SOCIALAPI_MAX_RETRY_SECONDS),
-        block_private_networks=blocks_private_networks(base_url),
-    )
+    config = _config(base_url=base_url, api_key=api_key, dialect=dialect, patient=False)
     with SocialAPI(config, transport=_transport) as client:
         # Reference: https://docs.social-api.ai/api-reference/users/me
         return client.users_me()
+
+
+def upstream_paused(workspace: Workspace, *, family: str) -> None:
+    """Upstream refuses the key or the bill: pause background work (keeps the first time)."""
+    if workspace.paused_family != family:
+        now = timezone.now()
+        Workspace.objects.filter(pk=workspace.pk).update(paused_family=family, paused_at=now)
+        workspace.paused_family, workspace.paused_at = family, now
 
 
 def upstream_ok(workspace: Workspace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from dashboard.models import UsageSnapshot, Workspace
-from dashboard.upstream import upstream, upstream_ok
+from dashboard.upstream import upstream, upstream_ok, upstream_paused
 from socialapi import FreshFigures
 
 
@@ -34,9 +34,7 @@ def usage_sync(*, workspace: Workspace) -> UsageSnapshot | None:
     )
     workspace.plan, workspace.plan_checked_at = plan, now
     if me.billing_blocked:
-        if workspace.paused_family != "billing":
-            Workspace.objects.filter(pk=workspace.pk).update(paused_family="billing", paused_at=now)
-            workspace.paused_family, workspace.paused_at = "billing", now
+        upstream_paused(workspace, family="billing")
         return None
     upstream_ok(workspace)
     # Reference: https://docs.social-api.ai/api-reference/usage

@@ -79,7 +79,7 @@ def error_group_note_add(
     *, workspace: Workspace, group_id: int, user: Any, body: str, request: HttpRequest | None = None
 ) -> ErrorGroupActivity:
     """Add a note to a group's history (for the team, and for support)."""
-    text = (body or "").replace("\x00", "").strip()
+    text = (body or "").strip()
     if not text:
         raise TriageError("Write something first.")
     if len(text) > NOTE_MAX_CHARS:

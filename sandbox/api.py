@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.checks import storage_figures
-from sandbox.errors import ApiError, api_error, error_response
+from sandbox.errors import ApiError, api_error, error_response, field_invalid
 from sandbox.eventlog import event_build
 from sandbox.faults import fault_apply
 from sandbox.ids import request_id_for
@@ -94,6 +96,27 @@ def text_field(data: dict[str, Any], name: str, *, required: bool, max_len: int 
     return value
 
 
+def as_uuid(value: str) -> uuid.UUID | None:
+    """A UUID (media ids), or None for anything else."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def moment_field(raw: str, name: str) -> datetime | None:
+    """An RFC 3339 time (naive ones are UTC); None when blank, a 400 when not a time."""
+    if not raw:
+        return None
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise field_invalid(name, "must be an RFC 3339 time")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def limit_param(request: HttpRequest, *, default: int, maximum: int = 100) -> int:
     """The `limit` query parameter: a positive integer, capped at `maximum`."""
     raw = request.GET.get("limit", "")
@@ -141,9 +164,8 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
         started = time.monotonic()
         request_id = request_id_for(request.headers.get("X-Request-ID"))
         method = (request.method or "GET").upper()
-        # Ids come from the URL; PostgreSQL refuses NUL in text, and no real id has one.
-        path = _api_path(request).replace("\x00", "")
-        kwargs = {name: value.replace("\x00", "") for name, value in kwargs.items()}
+        # A NUL in the path never gets here: RejectNulBytesMiddleware answers 400 first.
+        path = _api_path(request)
         op = ops.get(method)
         tenant, error = tenant_for_key(request.headers.get("Authorization"))
         ctx = None
@@ -217,13 +239,3 @@ def unknown_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
     response = error_response(error, dialect="current", request_id=request_id)
     response["X-Request-ID"] = request_id
     return response
-
-
-def json_response(data: dict[str, Any], status: int = 200) -> JsonResponse:
-    """A JSON answer."""
-    return JsonResponse(data, status=status)
-
-
-def no_content() -> HttpResponse:
-    """204."""
-    return HttpResponse(status=204)

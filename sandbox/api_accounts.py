@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.api import Ctx, compact, iso, json_response, no_content
+from sandbox.api import Ctx, compact, iso
 from sandbox.checks import account_check, account_get
 from sandbox.errors import api_error
 from sandbox.models import SandboxAccount, SandboxBrand, SandboxPostTarget
@@ -51,7 +51,7 @@ def accounts_list(ctx: Ctx) -> HttpResponse:
     if brand_id:
         accounts = accounts.filter(brand_id=brand_id[:40])
     data = [account_json(ctx, account) for account in accounts]
-    return json_response({"count": len(data), "data": data})
+    return JsonResponse({"count": len(data), "data": data})
 
 
 def brands_list(ctx: Ctx) -> HttpResponse:
@@ -69,7 +69,7 @@ def brands_list(ctx: Ctx) -> HttpResponse:
         }
         for brand in brands
     ]
-    return json_response({"count": len(data), "data": data})
+    return JsonResponse({"count": len(data), "data": data})
 
 
 def account_delete(ctx: Ctx, id: str) -> HttpResponse:
@@ -78,7 +78,7 @@ def account_delete(ctx: Ctx, id: str) -> HttpResponse:
     ctx.account_id, ctx.platform = account.id, account.platform
     account.removed_at = timezone.now()
     account.save(update_fields=["removed_at"])
-    return no_content()
+    return HttpResponse(status=204)
 
 
 def account_limits(ctx: Ctx, id: str) -> HttpResponse:
@@ -99,4 +99,4 @@ def account_limits(ctx: Ctx, id: str) -> HttpResponse:
         status="published",
         post__published_at__gte=timezone.now() - timedelta(hours=24),
     ).count()
-    return json_response({key: max(0, value - published) for key, value in limits.items()})
+    return JsonResponse({key: max(0, value - published) for key, value in limits.items()})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 
-from sandbox.api import Ctx, compact, iso, json_body, json_response, text_field
+from sandbox.api import Ctx, compact, iso, json_body, text_field
 from sandbox.connect import (
     Outcome,
     brand_for_connect,
@@ -73,7 +73,7 @@ def accounts_connect(ctx: Ctx) -> HttpResponse:
             tenant=ctx.tenant, platform=platform, brand=brand, metadata=metadata
         )
         ctx.account_id = account.id
-        return json_response(connected_json(account), status=201)
+        return JsonResponse(connected_json(account), status=201)
     redirect_uri = text_field(data, "redirect_uri", required=False)
     legacy = not redirect_uri and "redirect_uri" in metadata
     if legacy:
@@ -90,7 +90,7 @@ def accounts_connect(ctx: Ctx) -> HttpResponse:
         legacy=legacy,
     )
     auth_url = ctx.absolute(reverse("sandbox:consent", args=[request.id]))
-    return json_response(
+    return JsonResponse(
         {
             "auth_url": auth_url,
             "state": request.upstream_state if legacy else state,
@@ -104,8 +104,8 @@ def _outcome_response(outcome: Outcome) -> HttpResponse:
     """201 account, or 200 selection_required with the candidates."""
     result = outcome[1]
     if isinstance(result, SandboxPendingConnection):
-        return json_response({**pending_json(result), "status": "selection_required"})
-    return json_response(connected_json(result), status=201)
+        return JsonResponse({**pending_json(result), "status": "selection_required"})
+    return JsonResponse(connected_json(result), status=201)
 
 
 def oauth_exchange_view(ctx: Ctx) -> HttpResponse:
@@ -127,7 +127,7 @@ def pending_get(ctx: Ctx, connection_id: str) -> HttpResponse:
     """GET /v1/accounts/pending/{connection_id}."""
     pending = pending_open(tenant=ctx.tenant, connection_id=connection_id)
     ctx.platform = pending.platform
-    return json_response({**pending_json(pending), "expires_at": iso(pending.expires_at)})
+    return JsonResponse({**pending_json(pending), "expires_at": iso(pending.expires_at)})
 
 
 def pending_select_view(ctx: Ctx, connection_id: str) -> HttpResponse:
@@ -148,4 +148,4 @@ def pending_select_view(ctx: Ctx, connection_id: str) -> HttpResponse:
         platform_account_id=platform_account_id or None,
     )
     ctx.account_id, ctx.platform = account.id, account.platform
-    return json_response(connected_json(account), status=201)
+    return JsonResponse(connected_json(account), status=201)

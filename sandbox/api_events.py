@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sandbox.api import Ctx, compact, iso, json_response, limit_param
+from sandbox.api import Ctx, compact, iso, limit_param, moment_field
 from sandbox.errors import field_invalid
 from sandbox.eventlog import RETENTION_DAYS
 from sandbox.models import SandboxEvent
@@ -38,17 +38,8 @@ def cursor_decode(raw: str, parts: int) -> list[str]:
 
 
 def moment_param(ctx: Ctx, name: str) -> datetime | None:
-    """An RFC 3339 query parameter (naive times are UTC)."""
-    raw = ctx.request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        moment = parse_datetime(raw.replace(" ", "+"))
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise field_invalid(name, "must be an RFC 3339 time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """An RFC 3339 query parameter (an unencoded `+` in the offset arrives as a space)."""
+    return moment_field(ctx.request.GET.get(name, "").strip().replace(" ", "+"), name)
 
 
 def event_json(event: SandboxEvent) -> dict[str, Any]:
@@ -107,7 +98,7 @@ def events_list(ctx: Ctx) -> HttpResponse:
     pagination: dict[str, Any] = {"has_more": has_more, "limit": limit}
     if has_more:
         pagination["next_cursor"] = cursor_encode(items[-1].created_at.isoformat(), items[-1].id)
-    return json_response(
+    return JsonResponse(
         {
             "events": [event_json(event) for event in items],
             "pagination": pagination,

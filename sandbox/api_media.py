@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.api import Ctx, iso, json_response, limit_param, no_content
+from sandbox.api import Ctx, as_uuid, iso, limit_param
 from sandbox.checks import storage_figures
 from sandbox.errors import api_error, field_invalid, field_required, not_found
 from sandbox.models import SandboxMedia, SandboxPost
@@ -34,21 +33,13 @@ def media_json(ctx: Ctx, media: SandboxMedia) -> dict[str, Any]:
     }
 
 
-def _uuid(value: str) -> uuid.UUID | None:
-    """A UUID, or None for anything else."""
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def media_list(ctx: Ctx) -> HttpResponse:
     """GET /v1/media?limit=&cursor=: ready files, newest first; the cursor is a media id."""
     limit = limit_param(ctx.request, default=50)
     live = SandboxMedia.objects.filter(tenant=ctx.tenant, deleted_at__isnull=True, status="ready")
     cursor = ctx.request.GET.get("cursor", "")
     if cursor:
-        media_id = _uuid(cursor)
+        media_id = as_uuid(cursor)
         after = (
             SandboxMedia.objects.filter(tenant=ctx.tenant, pk=media_id).first()
             if media_id
@@ -64,12 +55,12 @@ def media_list(ctx: Ctx) -> HttpResponse:
     body: dict[str, Any] = {"count": len(items), "data": [media_json(ctx, m) for m in items]}
     if len(page) > limit:
         body["next_cursor"] = str(items[-1].id)
-    return json_response(body)
+    return JsonResponse(body)
 
 
 def media_delete(ctx: Ctx, id: str) -> HttpResponse:
     """DELETE /v1/media/{id}: 204; 404 once gone; 409 while a scheduled post uses it."""
-    media_id = _uuid(id)
+    media_id = as_uuid(id)
     ctx.resource_id = id[:64]
     media = (
         SandboxMedia.objects.filter(tenant=ctx.tenant, pk=media_id, deleted_at__isnull=True).first()
@@ -93,14 +84,14 @@ def media_delete(ctx: Ctx, id: str) -> HttpResponse:
     )
     if not gone:
         raise not_found("media.not_found", "Media", id)
-    return no_content()
+    return HttpResponse(status=204)
 
 
 def media_storage(ctx: Ctx) -> HttpResponse:
     """GET /v1/media/storage: exactly {used_bytes, limit_bytes, count}."""
     used, count = storage_figures(ctx.tenant)
     limit = ctx.tenant.storage_limit_bytes
-    response = json_response({"used_bytes": used, "limit_bytes": limit, "count": count})
+    response = JsonResponse({"used_bytes": used, "limit_bytes": limit, "count": count})
     response["X-Storage-Used"] = str(used)
     response["X-Storage-Limit"] = str(limit)
     return response
@@ -140,4 +131,4 @@ def media_upload(ctx: Ctx) -> HttpResponse:
         size_bytes=size,
     )
     ctx.resource_id = str(media.id)
-    return json_response({"media_id": str(media.id)}, status=201)
+    return JsonResponse({"media_id": str(media.id)}, status=201)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from datetime import UTC
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from sandbox.api import Ctx, compact, iso, json_body, json_response, limit_param, text_field
+from sandbox.api import (
+    Ctx,
+    as_uuid,
+    compact,
+    iso,
+    json_body,
+    limit_param,
+    moment_field,
+    text_field,
+)
 from sandbox.api_events import cursor_decode, cursor_encode
 from sandbox.checks import account_check
 from sandbox.errors import api_error, field_invalid, field_required, not_found
@@ -115,7 +121,7 @@ def posts_list(ctx: Ctx) -> HttpResponse:
     pagination: dict[str, Any] = {"has_more": has_more, "limit": limit}
     if has_more:
         pagination["next_cursor"] = cursor_encode(str(offset + limit))
-    return json_response({"data": [post_json(p) for p in page[:limit]], "pagination": pagination})
+    return JsonResponse({"data": [post_json(p) for p in page[:limit]], "pagination": pagination})
 
 
 def _media_ids(data: dict[str, Any]) -> list[str]:
@@ -139,24 +145,13 @@ def _media_for(ctx: Ctx, ids: list[str]) -> list[SandboxMedia]:
     found = {
         str(m.id): m
         for m in SandboxMedia.objects.filter(
-            tenant=ctx.tenant, deleted_at__isnull=True, id__in=_valid_uuids(ids)
+            tenant=ctx.tenant, deleted_at__isnull=True, id__in=[u for u in map(as_uuid, ids) if u]
         )
     }
     for media_id in ids:
         if media_id not in found:
             raise not_found("media.not_found", "Media", media_id)
     return [found[media_id] for media_id in dict.fromkeys(ids)]
-
-
-def _valid_uuids(ids: list[str]) -> list[str]:
-    """Only the strings that are UUIDs (the rest cannot match)."""
-    valid = []
-    for value in ids:
-        try:
-            valid.append(str(uuid.UUID(value)))
-        except ValueError:
-            continue
-    return valid
 
 
 def _accounts_for(ctx: Ctx, data: dict[str, Any]) -> list[SandboxAccount]:
@@ -185,15 +180,9 @@ def posts_create(ctx: Ctx) -> HttpResponse:
     publish_now = data.get("publish_now", False)
     if not isinstance(publish_now, bool):
         raise field_invalid("publish_now", "must be a boolean")
-    raw_when = text_field(data, "scheduled_at", required=False, max_len=40)
-    try:
-        when = parse_datetime(raw_when) if raw_when else None
-    except ValueError:
-        when = None
-    if raw_when and when is None:
-        raise field_invalid("scheduled_at", "must be an RFC 3339 time")
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = moment_field(
+        text_field(data, "scheduled_at", required=False, max_len=40), "scheduled_at"
+    )
     media_ids = _media_ids(data)
     accounts = _accounts_for(ctx, data)
     media = _media_for(ctx, media_ids)
@@ -234,4 +223,4 @@ def posts_create(ctx: Ctx) -> HttpResponse:
             type(tenant).objects.filter(pk=tenant.pk).update(posts_used=F("posts_used") + 1)
     ctx.resource_id = post.id
     post = SandboxPost.objects.prefetch_related("media", "targets__account").get(pk=post.pk)
-    return json_response(post_json(post), status=201)
+    return JsonResponse(post_json(post), status=201)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 
-from sandbox.api import Ctx, compact, iso, json_response
+from sandbox.api import Ctx, compact, iso
 from sandbox.models import SandboxAccount, SandboxBrand
 from sandbox.services import tenant_period_roll
 from socialapi.platforms import PLATFORMS
@@ -13,7 +13,7 @@ from socialapi.platforms import PLATFORMS
 def usage(ctx: Ctx) -> HttpResponse:
     """GET /v1/usage: this period's allowances (-1 = unlimited) and the reset moment."""
     tenant = tenant_period_roll(tenant=ctx.tenant)
-    return json_response(
+    return JsonResponse(
         {
             "brands_used": SandboxBrand.objects.filter(tenant=tenant).count(),
             "brands_limit": tenant.brands_limit,
@@ -36,7 +36,7 @@ def usage(ctx: Ctx) -> HttpResponse:
 def users_me(ctx: Ctx) -> HttpResponse:
     """GET /v1/users/me: answers even while billing is blocked."""
     tenant = ctx.tenant
-    return json_response(
+    return JsonResponse(
         compact(
             {
                 "id": str(tenant.user_id),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 
-from sandbox.api import Ctx, iso, json_body, json_response, text_field
+from sandbox.api import Ctx, iso, json_body, text_field
 from sandbox.checks import url_allowed
 from sandbox.errors import api_error, field_invalid, field_required, not_found
 from sandbox.ids import prefixed
@@ -54,7 +54,7 @@ def endpoint_json(endpoint: SandboxWebhookEndpoint) -> dict[str, Any]:
 def webhooks_list(ctx: Ctx) -> HttpResponse:
     """GET /v1/webhooks."""
     data = [endpoint_json(e) for e in SandboxWebhookEndpoint.objects.filter(tenant=ctx.tenant)]
-    return json_response({"count": len(data), "data": data})
+    return JsonResponse({"count": len(data), "data": data})
 
 
 def webhooks_create(ctx: Ctx) -> HttpResponse:
@@ -86,7 +86,7 @@ def webhooks_create(ctx: Ctx) -> HttpResponse:
         secret=secret,
     )
     ctx.resource_id = endpoint.id
-    return json_response(
+    return JsonResponse(
         {
             "id": endpoint.id,
             "url": endpoint.url,
@@ -107,4 +107,4 @@ def webhook_delete(ctx: Ctx, id: str) -> HttpResponse:
     deleted, _ = SandboxWebhookEndpoint.objects.filter(tenant=ctx.tenant, id=id[:40]).delete()
     if not deleted:
         raise not_found("resource.not_found", "Webhook endpoint", id)
-    return json_response({"ok": True})
+    return JsonResponse({"ok": True})

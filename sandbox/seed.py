@@ -22,8 +22,6 @@ from sandbox.models import (
 from sandbox.services import sandbox_tenant_create, webhook_configure
 from socialapi.platforms import platform_name
 
-__all__ = ["sandbox_demo_seed", "sandbox_tenant_create"]
-
 STORAGE_SHARE = 0.90
 MEDIA_COUNT = 300
 IG_REASON = "The Instagram access token expired: the account owner changed their password."

@@ -1,6 +1,8 @@
 """The sandbox: its /v1 API, the fake consent screen, generated images, the control page."""
 
-from django.urls import path, re_path
+import re
+
+from django.urls import URLPattern, path, re_path
 
 from sandbox import (
     api_accounts,
@@ -18,132 +20,87 @@ from sandbox.api import Op, api_view, unknown_endpoint
 
 app_name = "sandbox"
 
+
+def api_path(route: str, name: str, **ops: Op) -> URLPattern:
+    """One /v1 route written once, as upstream documents it: `/media/{id}`."""
+    django_route = "v1" + re.sub(r"\{(\w+)\}", r"<str:\1>", route)
+    return path(django_route, api_view(route, ops), name=name)
+
+
 api_patterns = [
-    path(
-        "v1/accounts",
-        api_view("/accounts", {"GET": Op(api_accounts.accounts_list, "account", "list")}),
-        name="api_accounts",
+    api_path("/accounts", "api_accounts", GET=Op(api_accounts.accounts_list, "account", "list")),
+    api_path("/brands", "api_brands", GET=Op(api_accounts.brands_list, "brand", "list")),
+    api_path(
+        "/accounts/connect",
+        "api_connect",
+        POST=Op(api_connect.accounts_connect, "account", "connect"),
     ),
-    path(
-        "v1/brands",
-        api_view("/brands", {"GET": Op(api_accounts.brands_list, "brand", "list")}),
-        name="api_brands",
+    api_path(
+        "/accounts/pending/{connection_id}",
+        "api_pending",
+        GET=Op(api_connect.pending_get, "account", "pending"),
     ),
-    path(
-        "v1/accounts/connect",
-        api_view(
-            "/accounts/connect", {"POST": Op(api_connect.accounts_connect, "account", "connect")}
-        ),
-        name="api_connect",
+    api_path(
+        "/accounts/pending/{connection_id}/select",
+        "api_pending_select",
+        POST=Op(api_connect.pending_select_view, "account", "select"),
     ),
-    path(
-        "v1/accounts/pending/<str:connection_id>",
-        api_view(
-            "/accounts/pending/{connection_id}",
-            {"GET": Op(api_connect.pending_get, "account", "pending")},
-        ),
-        name="api_pending",
+    api_path(
+        "/accounts/{id}",
+        "api_account",
+        DELETE=Op(api_accounts.account_delete, "account", "disconnect"),
     ),
-    path(
-        "v1/accounts/pending/<str:connection_id>/select",
-        api_view(
-            "/accounts/pending/{connection_id}/select",
-            {"POST": Op(api_connect.pending_select_view, "account", "select")},
-        ),
-        name="api_pending_select",
+    api_path(
+        "/accounts/{id}/limits",
+        "api_account_limits",
+        GET=Op(api_accounts.account_limits, "account", "limits"),
     ),
-    path(
-        "v1/accounts/<str:id>",
-        api_view(
-            "/accounts/{id}", {"DELETE": Op(api_accounts.account_delete, "account", "disconnect")}
-        ),
-        name="api_account",
+    api_path(
+        "/oauth/exchange",
+        "api_exchange",
+        POST=Op(api_connect.oauth_exchange_view, "account", "exchange"),
     ),
-    path(
-        "v1/accounts/<str:id>/limits",
-        api_view(
-            "/accounts/{id}/limits", {"GET": Op(api_accounts.account_limits, "account", "limits")}
-        ),
-        name="api_account_limits",
+    api_path(
+        "/media",
+        "api_media",
+        GET=Op(api_media.media_list, "media", "list", storage_headers=True),
     ),
-    path(
-        "v1/oauth/exchange",
-        api_view(
-            "/oauth/exchange", {"POST": Op(api_connect.oauth_exchange_view, "account", "exchange")}
-        ),
-        name="api_exchange",
+    api_path(
+        "/media/storage", "api_media_storage", GET=Op(api_media.media_storage, "media", "storage")
     ),
-    path(
-        "v1/media",
-        api_view(
-            "/media", {"GET": Op(api_media.media_list, "media", "list", storage_headers=True)}
-        ),
-        name="api_media",
+    api_path(
+        "/media/upload",
+        "api_media_upload",
+        POST=Op(api_media.media_upload, "media", "upload", storage_headers=True),
     ),
-    path(
-        "v1/media/storage",
-        api_view("/media/storage", {"GET": Op(api_media.media_storage, "media", "storage")}),
-        name="api_media_storage",
+    api_path(
+        "/media/{id}",
+        "api_media_item",
+        DELETE=Op(api_media.media_delete, "media", "delete", storage_headers=True),
     ),
-    path(
-        "v1/media/upload",
-        api_view(
-            "/media/upload",
-            {"POST": Op(api_media.media_upload, "media", "upload", storage_headers=True)},
-        ),
-        name="api_media_upload",
+    api_path("/usage", "api_usage", GET=Op(api_usage.usage, "usage", "get")),
+    api_path(
+        "/users/me",
+        "api_users_me",
+        GET=Op(api_usage.users_me, "user", "get", billing_exempt=True),
     ),
-    path(
-        "v1/media/<str:id>",
-        api_view(
-            "/media/{id}",
-            {"DELETE": Op(api_media.media_delete, "media", "delete", storage_headers=True)},
-        ),
-        name="api_media_item",
+    api_path("/events", "api_events", GET=Op(api_events.events_list, "event", "list")),
+    api_path(
+        "/posts",
+        "api_posts",
+        GET=Op(api_posts.posts_list, "post", "list"),
+        POST=Op(api_posts.posts_create, "post", "create"),
     ),
-    path(
-        "v1/usage",
-        api_view("/usage", {"GET": Op(api_usage.usage, "usage", "get")}),
-        name="api_usage",
+    api_path(
+        "/webhooks",
+        "api_webhooks",
+        GET=Op(api_webhooks.webhooks_list, "webhook", "list"),
+        POST=Op(api_webhooks.webhooks_create, "webhook", "create"),
     ),
-    path(
-        "v1/users/me",
-        api_view("/users/me", {"GET": Op(api_usage.users_me, "user", "get", billing_exempt=True)}),
-        name="api_users_me",
-    ),
-    path(
-        "v1/events",
-        api_view("/events", {"GET": Op(api_events.events_list, "event", "list")}),
-        name="api_events",
-    ),
-    path(
-        "v1/posts",
-        api_view(
-            "/posts",
-            {
-                "GET": Op(api_posts.posts_list, "post", "list"),
-                "POST": Op(api_posts.posts_create, "post", "create"),
-            },
-        ),
-        name="api_posts",
-    ),
-    path(
-        "v1/webhooks",
-        api_view(
-            "/webhooks",
-            {
-                "GET": Op(api_webhooks.webhooks_list, "webhook", "list"),
-                "POST": Op(api_webhooks.webhooks_create, "webhook", "create"),
-            },
-        ),
-        name="api_webhooks",
-    ),
-    path(
-        "v1/webhooks/<str:id>",
-        api_view(
-            "/webhooks/{id}", {"DELETE": Op(api_webhooks.webhook_delete, "webhook", "delete")}
-        ),
-        name="api_webhook",
+    api_path(
+        "/webhooks/{id}",
+        "api_webhook",
+        DELETE=Op(api_webhooks.webhook_delete, "webhook", "delete"),
     ),
     re_path(r"^v1/(?P<rest>.*)$", unknown_endpoint, name="api_unknown"),
 ]

@@ -128,6 +128,15 @@ class SocialAPI:
         """GET and decode."""
         return self._json(self._session.request("GET", endpoint, **kwargs))
 
+    def _delete(self, endpoint: str, resource_id: str) -> bool:
+        """DELETE one resource: True if deleted now, False if upstream says it was gone."""
+        reply = self._session.request(
+            "DELETE", endpoint, path_params={"id": resource_id}, accept=(404,)
+        )
+        if reply.response.status_code != 404:
+            return True
+        return self._session.gone_or_raise(reply)
+
     # --- accounts -------------------------------------------------------------------
 
     def accounts_list(self, brand_id: str | None = None) -> list[Account]:
@@ -280,12 +289,7 @@ class SocialAPI:
     def media_delete(self, media_id: str) -> bool:
         """Delete one media file: True if deleted now, False if it was already gone."""
         # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/media/{id}
-        reply = self._session.request(
-            "DELETE", "/media/{id}", path_params={"id": media_id}, accept=(404,)
-        )
-        if reply.response.status_code != 404:
-            return True
-        return self._session.gone_or_raise(reply)
+        return self._delete("/media/{id}", media_id)
 
     def media_storage(self) -> Storage:
         """Return storage used, the plan limit and the file count."""
@@ -393,9 +397,4 @@ class SocialAPI:
     def webhooks_delete(self, webhook_id: str) -> bool:
         """Remove a webhook endpoint: True if deleted now, False if it was already gone."""
         # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/webhooks/{id}
-        reply = self._session.request(
-            "DELETE", "/webhooks/{id}", path_params={"id": webhook_id}, accept=(404,)
-        )
-        if reply.response.status_code != 404:
-            return True
-        return self._session.gone_or_raise(reply)
+        return self._delete("/webhooks/{id}", webhook_id)

@@ -138,7 +138,8 @@ class Session:
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             follow_redirects=False,
             transport=transport,
-            # Environment proxies would connect on our behalf, past the address check.
+            # httpx already ignores environment proxies when handed a transport (the guard
+            # always is); this also keeps ~/.netrc credentials off guarded calls.
             trust_env=not config.block_private_networks,
         )
 

@@ -3,6 +3,10 @@
 Cast: `workspace` (Acme) with `admin` and `member`; `other_workspace` with its own admin,
 `outsider`; `support` staff who belong to no workspace. `as_<person>` fixtures are
 Django test clients already signed in.
+
+The sandbox in-process: `in_process_sandbox` sends every workspace client's calls to this
+Django app's own sandbox (no socket); `in_process_transport()` builds such a transport
+for a client made by hand; `SANDBOX_URL` is the base URL that reaches it.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 
 from dashboard import upstream
 from dashboard.models import Membership, Workspace
+from socialapi import Transport, wsgi_transport
 
 TEST_API_KEY = "sapi_key_" + "ab" * 31
+SANDBOX_URL = "http://testserver/sandbox/v1"
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +54,11 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 def _fresh_upstream_clients() -> Iterator[None]:
     yield
     upstream.clients_reset()
+
+
+def error_body(code: str, message: str = "nope", request_id: str = "req_up_1") -> dict[str, Any]:
+    """An error answer in the current dialect, as upstream sends it."""
+    return {"error": {"code": code, "message": message, "meta": {}}, "request_id": request_id}
 
 
 def make_user(username: str, *, staff: bool = False, email: str = "") -> User:
@@ -140,3 +154,42 @@ def celery_worker_process(transactional_db: Any) -> Iterator[Any]:
     finally:
         worker.stop()
         worker.log_path.unlink(missing_ok=True)
+
+
+class InProcessApp:
+    """This Django app as a WSGI callable for httpx, sharing the test's DB connection.
+
+    A real WSGI server closes "old" connections at the start and end of each request,
+    which would close the test transaction's connection under our feet (Django's own
+    test client turns this off around its requests the same way).
+    """
+
+    def __init__(self) -> None:
+        self.app = get_wsgi_application()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        started = request_started.disconnect(close_old_connections)
+        finished = request_finished.disconnect(close_old_connections)
+        try:
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                result.close()  # fires request_finished, harmless now
+        finally:
+            if started:
+                request_started.connect(close_old_connections)
+            if finished:
+                request_finished.connect(close_old_connections)
+
+
+def in_process_transport() -> Transport:
+    """Answer SocialAPI calls from this app's sandbox, in-process."""
+    return wsgi_transport(InProcessApp())
+
+
+@pytest.fixture
+def in_process_sandbox() -> Iterator[None]:
+    """Every workspace client's call goes to the sandbox of this very process (no sockets)."""
+    with upstream.transport_override(in_process_transport()):
+        yield

@@ -84,7 +84,3 @@ def users_me(plan: str = "free", **extra: Any) -> dict[str, Any]:
         "billing_blocked": False,
         **extra,
     }
-
-
-def error_body(code: str, message: str = "nope", request_id: str = "req_up_1") -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "meta": {}}, "request_id": request_id}

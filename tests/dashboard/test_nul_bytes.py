@@ -18,6 +18,10 @@ def test_it_rejects_a_nul_byte_in_a_form(as_admin, workspace):
     assert response.status_code == 400
 
 
+def test_it_rejects_a_nul_byte_in_a_parameter_name(as_admin, workspace):
+    assert as_admin.get(f"/w/{workspace.slug}/accounts/?q%00=x").status_code == 400
+
+
 def test_it_rejects_a_nul_byte_in_the_path(client, db):
     assert client.get("/w/ac%00me/").status_code == 400
 

@@ -54,3 +54,23 @@ def test_relative_times_keep_ago_when_they_have_two_units():
     assert ">10\xa0hours ago</time>" in when(timezone.now() - timedelta(hours=10, minutes=5))
     assert ">in 2\xa0days</time>" in when(timezone.now() + timedelta(days=2, hours=3))
     assert "UTC" in when(timezone.now())
+
+
+def test_coming_back_to_the_same_workspace_does_not_rewrite_the_session(
+    as_member, workspace, monkeypatch
+):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    url = reverse("overview", args=[workspace.slug])
+    as_member.get(url)  # remembers the workspace
+    saves: list[str] = []
+    real_save = SessionStore.save
+
+    def save(self, *args, **kwargs):
+        saves.append(self.session_key)
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "save", save)
+    as_member.get(url)
+
+    assert saves == []

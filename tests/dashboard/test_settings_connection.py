@@ -11,8 +11,8 @@ from django.urls import reverse
 from dashboard.models import AuditEvent, Workspace
 from dashboard.scheduling import syncs_due
 from events.models import ErrorEvent
-from tests.conftest import TEST_API_KEY
-from tests.dashboard.conftest import error_body, users_me
+from tests.conftest import TEST_API_KEY, error_body
+from tests.dashboard.conftest import users_me
 
 pytestmark = pytest.mark.django_db
 

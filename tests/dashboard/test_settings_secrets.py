@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from dashboard.models import AuditEvent, Membership, Workspace
 from dashboard.selectors import webhook_url, workspace_for_ingest_token
-from tests.dashboard.conftest import error_body
+from tests.conftest import error_body
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from dashboard.models import Workspace
 from dashboard.upstream import blocks_private_networks
 from events.models import ErrorEvent
 from socialapi import ApiKeyInvalid, ServerError, UpstreamUnavailable
-from tests.dashboard.conftest import error_body, users_me
+from tests.conftest import error_body
+from tests.dashboard.conftest import users_me
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from dashboard.models import UsageSnapshot, Workspace
 from dashboard.tasks import usage_sync as usage_sync_task
 from dashboard.usage import usage_sync
 from events.models import ErrorEvent
-from tests.dashboard.conftest import error_body, users_me
+from tests.conftest import error_body
+from tests.dashboard.conftest import users_me
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.models import UsageSnapshot, Workspace
 from dashboard.tasks import usage_sync
-from sandbox.seed import sandbox_tenant_create
+from sandbox.services import sandbox_tenant_create
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.worker

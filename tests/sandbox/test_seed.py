@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from sandbox.models import SandboxAccount, SandboxEvent, SandboxMedia, SandboxPost
-from sandbox.seed import sandbox_demo_seed, sandbox_tenant_create
+from sandbox.seed import sandbox_demo_seed
+from sandbox.services import sandbox_tenant_create
 from tests.sandbox.conftest import Api
 
 HOOK = "http://127.0.0.1:8000/webhooks/socialapi"

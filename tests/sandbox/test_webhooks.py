@@ -228,14 +228,14 @@ def test_an_endpoint_of_another_tenant_cannot_be_deleted(api, client):
 
 def test_the_dashboard_client_deletes_an_endpoint_once(tenant):
     from socialapi import ClientConfig, SocialAPI
-    from tests.events.conftest import InProcessApp
+    from tests.conftest import SANDBOX_URL, in_process_transport
 
     SandboxWebhookEndpoint.objects.create(
         id="wh_old", tenant=tenant, url=HOOK, events=["post.failed"], secret="s"
     )
     client = SocialAPI(
-        ClientConfig(base_url="http://testserver/sandbox/v1", api_key=tenant.api_key),
-        transport=httpx.WSGITransport(app=InProcessApp()),
+        ClientConfig(base_url=SANDBOX_URL, api_key=tenant.api_key),
+        transport=in_process_transport(),
     )
     assert client.webhooks_delete("wh_old") is True
     assert client.webhooks_delete("wh_old") is False  # already gone

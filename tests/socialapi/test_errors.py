@@ -451,6 +451,18 @@ def test_anything_shaped_like_an_api_key_is_redacted_even_when_unknown():
     assert error.message == "sapi_key_[redacted] revoked"
 
 
+def test_a_deeply_nested_meta_is_cut_short_instead_of_overflowing_the_stack():
+    deep: object = "bottom"
+    for _ in range(600):  # json.loads takes it; walking it one frame per level would not
+        deep = {"next": deep}
+    body = json.dumps({"error": {"code": "system.internal", "message": "x", "meta": deep}})
+
+    error = error_from_response(500, body, {})
+
+    assert error.code == "system.internal"
+    assert "[too deep]" in json.dumps(error.meta)
+
+
 def test_an_error_survives_pickling_with_its_attributes():
     error = error_from_response(
         429, current_body("platform.x.rate_limit", "slow"), {"Retry-After": "12"}

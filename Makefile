@@ -8,11 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest demo clean help
+.PHONY: run test test-clock lint typecheck pytest demo clean help
 
 help:
 	@echo "make run   - serve the dashboard with demo data at http://127.0.0.1:$(PORT)/"
 	@echo "make test  - ruff, mypy and pytest (set DATABASE_URL / CELERY_BROKER_URL for Postgres/Redis)"
+	@echo "make test-clock - pytest with the clock pinned at 00:05, 11:59, 23:59 UTC and month end"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -47,6 +48,12 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The suite with the clock at 00:05, 11:59 and 23:59 UTC and at the end of the month
+# (needs Debian's faketime); finds tests that only pass at some hours.
+test-clock: $(VENV)/.dev
+	@mkdir -p var
+	$(BIN)/python tests/clock_run.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/broker var/test-*.sqlite3* staticfiles

@@ -119,7 +119,8 @@ def test_dedupe_keys_are_per_workspace(workspace, other_workspace):
 
 
 def test_counts_first_last_seen_and_daily_counts(workspace):
-    now = timezone.now().replace(hour=12)
+    # Yesterday noon: in the past at any hour of the day (future times are bounded to now).
+    now = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     error_events_record(
         workspace=workspace,
         events=[

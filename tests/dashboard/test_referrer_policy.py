@@ -95,11 +95,7 @@ def test_the_sweep_spots_every_way_of_sending_origin_null():
 
 
 REGISTRY = registry()
-PAGES = [
-    route
-    for route in all_routes()
-    if route.namespace not in REGISTRY.excluded_namespaces and route.namespace != "sandbox"
-]
+PAGES = [route for route in all_routes() if route.namespace not in REGISTRY.excluded_namespaces]
 
 
 @pytest.mark.django_db

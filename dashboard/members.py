@@ -165,9 +165,10 @@ def _invitation_page(
         and request.user.is_authenticated
         and (request.user.email or "").lower() != invitation.email.lower(),
     }
-    response = render(request, "dashboard/invitation.html", ctx, status=status)
-    response["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
-    return response
+    # The token is in this page's URL. The site's `same-origin` Referrer-Policy already keeps
+    # it from other sites; `no-referrer` would make browsers send `Origin: null` with the
+    # page's own forms, which CSRF protection refuses (nobody could join).
+    return render(request, "dashboard/invitation.html", ctx, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -27,6 +27,9 @@ from dashboard import upstream
 from dashboard.models import Membership, Workspace
 from socialapi import Transport, wsgi_transport
 
+# Headless Chromium (`browser`) and its helpers, for the tests marked `browser`.
+pytest_plugins = ["tests.browser"]
+
 TEST_API_KEY = "sapi_key_" + "ab" * 31
 SANDBOX_URL = "http://testserver/sandbox/v1"
 

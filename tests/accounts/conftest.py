@@ -1,4 +1,5 @@
-"""Fixtures for the accounts tests: account builders, a respx upstream, the sandbox."""
+"""Fixtures for the accounts tests: account builders, a respx upstream, the sandbox (in-process,
+or seeded with demo data behind a live server for the browser tests)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 
+from accounts.health import health_sync
 from accounts.models import AccountStatus, SocialAccount
 from dashboard import upstream
 from dashboard.models import Workspace
+from events.recording import EventInput, error_events_record
 from sandbox.ids import prefixed
-from sandbox.models import SandboxAccount, SandboxBrand, SandboxCall, SandboxTenant
+from sandbox.models import SandboxAccount, SandboxBrand, SandboxCall, SandboxEvent, SandboxTenant
+from sandbox.seed import sandbox_demo_seed
 from sandbox.services import sandbox_tenant_create
+from socialapi import classify
 
 UPSTREAM = "https://api.social-api.ai/v1"  # the `workspace` fixture's base URL
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -231,3 +236,53 @@ def problem(client: Client, response: Any) -> Any:
     page = client.get(response["Location"])
     assert page.status_code == 400
     return page
+
+
+# --- the demo sandbox behind a live server (browser tests) ---------------------------
+
+
+def events_import(workspace: Workspace) -> None:
+    """What the events sync does, enough for "last error" columns to be realistic."""
+    inputs = []
+    for event in SandboxEvent.objects.filter(tenant__api_key=workspace.api_key).exclude(
+        account_id=""
+    ):
+        code = str(event.metadata.get("error_code", ""))
+        found = classify(code, event.status_code, platform=event.platform)
+        inputs.append(
+            EventInput(
+                occurred_at=event.created_at,
+                source="events_sync",
+                code=found.code,
+                family=str(found.family),
+                http_status=event.status_code,
+                raw_code=code,
+                message=event.error_message,
+                request_id=str(event.metadata.get("request_id", "")),
+                endpoint="/posts",
+                platform=found.platform or event.platform,
+                account_upstream_id=event.account_id,
+                upstream_id=event.id,
+            )
+        )
+    error_events_record(workspace=workspace, events=inputs)
+
+
+@pytest.fixture
+def demo(live_server: Any, settings: Any, workspace: Workspace, admin: Any) -> Workspace:
+    """Acme wired to a sandbox seeded with the demo data, both served by `live_server`."""
+    settings.SITE_URL = live_server.url
+    tenant = sandbox_demo_seed(
+        name="Demo Co",
+        webhook_url=f"{live_server.url}/webhooks/socialapi/acme",
+        webhook_secret="s3cret",
+    )
+    workspace.api_key = tenant.api_key
+    workspace.base_url = f"{live_server.url}/sandbox/v1"
+    workspace.webhook_secret = "s3cret"
+    workspace.save()
+    # Our accounts were last checked a while ago; the imported failures are newer.
+    health_sync(workspace=workspace)
+    events_import(workspace)  # the events sync's first run finds a month of failures
+    health_sync(workspace=workspace)  # the next sync double-checks the bot they name
+    return workspace

@@ -154,6 +154,13 @@ def test_reset_links_use_site_url_not_the_host_header(client, admin, settings):
     assert "evil.example" not in mail.outbox[0].body
 
 
+def test_reset_links_follow_the_site_url_of_the_moment(client, admin, settings):
+    reverse("password_reset")  # the URLconf is loaded before SITE_URL changes
+    settings.SITE_URL = "https://dashboard.example"
+    client.post(reverse("password_reset"), {"email": "alice@example.com"})
+    assert reset_link(mail.outbox[0]).startswith("https://dashboard.example/password-reset/")
+
+
 def test_an_unknown_address_gets_the_same_answer_and_no_email(client, db):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert response.status_code == 302

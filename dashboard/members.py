@@ -168,7 +168,11 @@ def _invitation_page(
     # The token is in this page's URL. The site's `same-origin` Referrer-Policy already keeps
     # it from other sites; `no-referrer` would make browsers send `Origin: null` with the
     # page's own forms, which CSRF protection refuses (nobody could join).
-    return render(request, "dashboard/invitation.html", ctx, status=status)
+    response = render(request, "dashboard/invitation.html", ctx, status=status)
+    # One person's sign-up page: never cached by a shared proxy, never indexed.
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -105,6 +105,8 @@ def test_a_new_person_creates_an_account_from_the_invitation_and_joins(as_admin,
     assert page.status_code == 200
     assert "Join Acme" in page.content.decode()
     assert page["Referrer-Policy"] == "same-origin"  # the token stays on our origin
+    assert page["Cache-Control"] == "no-store"  # one person's sign-up: no shared cache keeps it
+    assert page["X-Robots-Tag"] == "noindex"
 
     response = client.post(
         path,
@@ -251,6 +253,7 @@ def test_an_unknown_invitation_link_is_a_clear_404(client, db, token):
     response = client.get(reverse("invitation_accept", args=[token]))
     assert response.status_code == 404
     assert "not valid" in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_another_workspaces_admin_cannot_withdraw_our_invitations(

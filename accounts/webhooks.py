@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount, WebhookDelivery
@@ -65,12 +65,32 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def _delivery_key(headers: Mapping[str, str], body: bytes) -> str:
-    """X-SocialAPI-Delivery (stable across retries), else a hash of the body."""
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _delivery_key(headers: Mapping[str, str], fallback: str) -> str:
+    """X-SocialAPI-Delivery (stable across retries), else `sha256:<fallback hash>`."""
     given = _clean(headers.get("X-SocialAPI-Delivery") or "").strip()
     if given:
         return given[:100]
-    return "sha256:" + hashlib.sha256(body).hexdigest()[:64]
+    return "sha256:" + fallback[:64]
+
+
+def _covered_hash(headers: Mapping[str, str], body: bytes, signature: str) -> str:
+    """SHA-256 of exactly what the verified signature covers.
+
+    v1 signs the raw body; v2 signs "<timestamp>.<raw body>". Upstream's own retries keep
+    their delivery id (and re-sign with a new timestamp), so they are caught by the id;
+    a captured delivery sent again under a fresh id has the same signed content. Two
+    distinct events may share a body (the same account disconnected twice), so for v2
+    the timestamp is part of the key: only a v1 signature leaves nothing else to tell
+    such events from a replay.
+    """
+    if signature == "v2":
+        stamp = (headers.get("X-SocialAPI-Timestamp") or "").strip()
+        return _sha256(f"{stamp}.".encode() + body)
+    return _sha256(body)
 
 
 def _sent_at(headers: Mapping[str, str], signature: str) -> datetime | None:
@@ -162,9 +182,12 @@ def webhook_delivery_receive(
         noted = exc.reason if secret else "no_secret"  # the trace says why; the answer does not
         return _reject(workspace, headers, body, exc.reason, 401, event=event, noted=noted)
     assert workspace is not None  # only a real secret verifies
+    content_hash = _covered_hash(headers, body, signature)
     stored = _store(
         workspace,
-        key=_delivery_key(headers, body),
+        key=_delivery_key(headers, content_hash),
+        content_hash=content_hash,
+        body_hash=_sha256(body),
         event=event,
         signature=signature,
         payload=envelope,
@@ -202,22 +225,40 @@ def _recent(workspace: Workspace, signature: str) -> int:
     ).count()
 
 
+def _seen_again(workspace: Workspace, same: Q) -> bool:
+    """Count one more receipt on the accepted delivery matching `same`, if there is one."""
+    return bool(
+        WebhookDelivery.objects.filter(same, workspace=workspace)
+        .exclude(signature="rejected")
+        .update(times_received=F("times_received") + 1)
+    )
+
+
 def _store(
     workspace: Workspace,
     *,
     key: str,
+    content_hash: str,
+    body_hash: str,
     event: str,
     signature: str,
     payload: dict[str, Any],
     sent_at: datetime | None = None,
 ) -> str:
-    """Store a verified delivery and queue its processing: "stored", "duplicate" (a row
-    with this key exists) or "refused" (the database said no)."""
+    """Store a verified delivery and queue its processing: "stored", "duplicate" (its
+    delivery id or its signed content was accepted before) or "refused" (the database
+    said no)."""
+    if signature == "v1" and _seen_again(workspace, Q(body_hash=body_hash)):
+        # A v1 signature covers the body alone: the body of any accepted delivery (a v2
+        # one with its V2 header dropped, say) verifies again under v1 forever.
+        return "duplicate"
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
                 workspace=workspace,
                 delivery_id=key,
+                content_hash=content_hash,
+                body_hash=body_hash,
                 event=event,
                 signature=signature,
                 payload=payload,
@@ -228,14 +269,10 @@ def _store(
             delivery_pk = delivery.pk
             transaction.on_commit(lambda: webhook_delivery_process.delay(delivery_pk))
     except (IntegrityError, DataError) as exc:
-        # Only a row already stored under this key makes it a retry; never infer it from
-        # the error alone (a value the database cannot hold raises one too).
-        retried = (
-            WebhookDelivery.objects.filter(workspace=workspace, delivery_id=key)
-            .exclude(signature="rejected")
-            .update(times_received=F("times_received") + 1)
-        )
-        if retried:
+        # Only a row already stored under this key or content makes it a retry or a
+        # replay; never infer it from the error alone (a value the database cannot hold
+        # raises one too).
+        if _seen_again(workspace, Q(delivery_id=key) | Q(content_hash=content_hash)):
             return "duplicate"
         log.warning("webhook delivery for workspace %s could not be stored: %s", workspace.pk, exc)
         return "refused"
@@ -265,7 +302,7 @@ def _reject(
         return answer  # a flood: stop writing traces
     WebhookDelivery.objects.create(
         workspace=workspace,
-        delivery_id=_delivery_key(headers, body)[:100],
+        delivery_id=_delivery_key(headers, _sha256(body)),
         event=event or _clean(as_str(headers.get("X-SocialAPI-Event")))[:60],
         signature="rejected",
         payload={"size": len(body)},

@@ -260,15 +260,24 @@ class ReconnectState(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """Every webhook delivery received, kept for triage; deduped on X-SocialAPI-Delivery."""
+    """Every webhook delivery received, kept for triage; deduped on X-SocialAPI-Delivery
+    and on what its signature covers."""
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     delivery_id = models.CharField(max_length=100)
     event = models.CharField(max_length=60)
-    # v1 | v2 | unsigned (webhook.test only) | rejected (kept for triage, never processed)
+    # v1 | v2 | rejected (kept for triage, never processed) | unsigned (test pings stored
+    # by older versions; pings are no longer stored, only noted on the workspace)
     signature = models.CharField(max_length=10)
+    # SHA-256 of what the verified signature covers (v1: the raw body; v2: "<timestamp>.<raw
+    # body>"). X-SocialAPI-Delivery is not signed: the same signed content under a fresh
+    # delivery id is a replay, not a new event. Empty on refused deliveries.
+    content_hash = models.CharField(max_length=64, blank=True)
+    # SHA-256 of the raw body alone: a v1 signature covers nothing more, so a v1 delivery
+    # whose body was already accepted (under any signature) is a replay.
+    body_hash = models.CharField(max_length=64, blank=True)
     payload = models.JSONField(default=dict)
     # X-SocialAPI-Timestamp when signed with v2: orders deliveries that arrive out of order.
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -285,9 +294,21 @@ class WebhookDelivery(models.Model):
                 fields=["workspace", "delivery_id"],
                 condition=~models.Q(signature="rejected"),
                 name="delivery_unique",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "content_hash"],
+                condition=~models.Q(signature="rejected") & ~models.Q(content_hash=""),
+                name="delivery_content_unique",
+            ),
         ]
-        indexes = [models.Index(fields=["workspace", "-received_at"], name="delivery_ws_time")]
+        indexes = [
+            models.Index(fields=["workspace", "-received_at"], name="delivery_ws_time"),
+            models.Index(
+                fields=["workspace", "body_hash"],
+                condition=~models.Q(body_hash=""),
+                name="delivery_ws_body",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id}"

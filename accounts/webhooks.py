@@ -2,6 +2,11 @@
 
 Every delivery is stored for triage, including rejected ones (without their body).
 Processing runs in a task and is idempotent: `processed_at` marks a delivery done.
+
+The one exception is upstream's `webhook.test` ping, sent while `POST /v1/webhooks` is
+still open: it may be signed with the secret the dashboard only learns from that call's
+answer, or not signed at all, so it is answered 2xx without being verified. Nothing in it
+is ever acted on or stored; it only notes the time on the workspace (for Settings).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount, WebhookDelivery
@@ -33,15 +38,14 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_REJECTED_PER_HOUR = 200
-MAX_UNSIGNED_PER_HOUR = MAX_REJECTED_PER_HOUR
-UNSIGNED_PREFIX = "unsigned:"
+# However many pings arrive, the workspace row is written at most once per this interval.
+PING_NOTE_EVERY = timedelta(seconds=10)
 # What unknown workspaces, and workspaces without a secret, are checked against: nobody has it.
 UNKNOWN_SECRET = secrets.token_hex(32)
 # Characters PostgreSQL's jsonb cannot hold: NUL and unpaired UTF-16 surrogates.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 DELIVERY_KEEP_DAYS = 90
 PING = "webhook.test"
-SIGNATURE_HEADERS = ("x-socialapi-signature", "x-socialapi-signature-v2")
 DISCONNECT_REASONS = {
     "access_revoked": "Access was revoked on the platform.",
     "all_pages_removed": "Every page was removed from the login.",
@@ -61,12 +65,32 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def _delivery_key(headers: Mapping[str, str], body: bytes) -> str:
-    """X-SocialAPI-Delivery (stable across retries), else a hash of the body."""
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _delivery_key(headers: Mapping[str, str], fallback: str) -> str:
+    """X-SocialAPI-Delivery (stable across retries), else `sha256:<fallback hash>`."""
     given = _clean(headers.get("X-SocialAPI-Delivery") or "").strip()
     if given:
         return given[:100]
-    return "sha256:" + hashlib.sha256(body).hexdigest()[:64]
+    return "sha256:" + fallback[:64]
+
+
+def _covered_hash(headers: Mapping[str, str], body: bytes, signature: str) -> str:
+    """SHA-256 of exactly what the verified signature covers.
+
+    v1 signs the raw body; v2 signs "<timestamp>.<raw body>". Upstream's own retries keep
+    their delivery id (and re-sign with a new timestamp), so they are caught by the id;
+    a captured delivery sent again under a fresh id has the same signed content. Two
+    distinct events may share a body (the same account disconnected twice), so for v2
+    the timestamp is part of the key: only a v1 signature leaves nothing else to tell
+    such events from a replay.
+    """
+    if signature == "v2":
+        stamp = (headers.get("X-SocialAPI-Timestamp") or "").strip()
+        return _sha256(f"{stamp}.".encode() + body)
+    return _sha256(body)
 
 
 def _sent_at(headers: Mapping[str, str], signature: str) -> datetime | None:
@@ -76,10 +100,6 @@ def _sent_at(headers: Mapping[str, str], signature: str) -> datetime | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None
     return datetime.fromtimestamp(int(raw), tz=UTC)
-
-
-def _has_signature(headers: Mapping[str, str]) -> bool:
-    return any(headers.get(name) for name in SIGNATURE_HEADERS)
 
 
 def _no_constant(name: str) -> Any:
@@ -110,7 +130,8 @@ def _storable(envelope: dict[str, Any]) -> bool:
 
 
 def _parse(body: bytes) -> tuple[dict[str, Any] | None, str]:
-    """The JSON object of a delivery, or (None, why): `not_json` or `bad_body`."""
+    """The JSON object of a delivery and what is wrong with it: "" (nothing), `bad_body`
+    (an object no database can store) or `not_json` (then no object)."""
     try:
         # NaN / Infinity are not JSON (RFC 8259) even though Python's parser takes them.
         envelope = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
@@ -119,7 +140,7 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(envelope, dict):
         return None, "not_json"
     if not _storable(envelope):
-        return None, "bad_body"
+        return envelope, "bad_body"
     return envelope, ""
 
 
@@ -135,9 +156,15 @@ def webhook_delivery_receive(
     if len(body) > MAX_BODY_BYTES:
         return _reject(workspace, headers, body, "too_large", 413)
     envelope, problem = _parse(body)
-    if envelope is None:
+    # The same name decides both this shortcut and which handler runs (the body's event,
+    # else the header's), so whatever is let through unverified as a ping can never
+    # reach a handler.
+    claimed = envelope.get("event") if envelope is not None else None
+    event = _clean(as_str(claimed or headers.get("X-SocialAPI-Event")))[:60]
+    if event == PING:
+        return _ping(workspace)
+    if envelope is None or problem:
         return _reject(workspace, headers, body, problem, 400)
-    event = _clean(as_str(envelope.get("event") or headers.get("X-SocialAPI-Event")))[:60]
     secret = workspace.webhook_secret if workspace is not None else ""
     legacy = workspace is not None and workspace.dialect == Workspace.Dialect.LEGACY
     try:
@@ -152,21 +179,19 @@ def webhook_delivery_receive(
             require_v2=not legacy,
         )
     except WebhookSignatureError as exc:
-        # Upstream's test ping is sent unsigned when no secret is known yet: accept it, do nothing.
-        if event == PING and not _has_signature(headers):
-            return _ping(workspace, headers, body)
         noted = exc.reason if secret else "no_secret"  # the trace says why; the answer does not
         return _reject(workspace, headers, body, exc.reason, 401, event=event, noted=noted)
     assert workspace is not None  # only a real secret verifies
-    key = _delivery_key(headers, body)
+    content_hash = _covered_hash(headers, body, signature)
     stored = _store(
         workspace,
-        key=key,
+        key=_delivery_key(headers, content_hash),
+        content_hash=content_hash,
+        body_hash=_sha256(body),
         event=event,
         signature=signature,
         payload=envelope,
         sent_at=_sent_at(headers, signature),
-        outcome="ping: the webhook URL works" if event == PING else "",
     )
     if stored == "duplicate":
         return Receipt(200, {"ok": True, "duplicate": True})
@@ -175,22 +200,20 @@ def webhook_delivery_receive(
     return Receipt(200, {"ok": True})
 
 
-def _ping(workspace: Workspace | None, headers: Mapping[str, str], body: bytes) -> Receipt:
-    """The unsigned test ping: the same answer whatever the URL names and however often.
+def _ping(workspace: Workspace | None) -> Receipt:
+    """Upstream's `webhook.test`: 2xx, unverified, whatever the URL names, however often.
 
-    It is kept for triage under a key of its own (`unsigned:<delivery id>`), so a ping can
-    never take the id of a signed delivery still to come, and at most
-    MAX_UNSIGNED_PER_HOUR an hour; like a refused delivery, without its unproven body.
+    Anyone can send one, so it may change one thing only: the time of the last ping on
+    the workspace, written at most once per PING_NOTE_EVERY. No delivery row, no event,
+    no account change; nothing in the body is read beyond its event name.
     """
-    if workspace is not None and _recent(workspace, "unsigned") < MAX_UNSIGNED_PER_HOUR:
-        _store(
-            workspace,
-            key=(UNSIGNED_PREFIX + _delivery_key(headers, body))[:100],
-            event=PING,
-            signature="unsigned",
-            payload={"size": len(body)},
-            outcome="ping: the webhook URL works",
-        )
+    if workspace is not None:
+        now = timezone.now()
+        last = workspace.webhook_ping_at
+        if last is None or not (now - PING_NOTE_EVERY <= last <= now):
+            Workspace.objects.filter(pk=workspace.pk).update(webhook_ping_at=now)
+            workspace.webhook_ping_at = now
+            log.info("webhook test ping for workspace %s", workspace.pk)
     return Receipt(200, {"ok": True})
 
 
@@ -202,45 +225,54 @@ def _recent(workspace: Workspace, signature: str) -> int:
     ).count()
 
 
+def _seen_again(workspace: Workspace, same: Q) -> bool:
+    """Count one more receipt on the accepted delivery matching `same`, if there is one."""
+    return bool(
+        WebhookDelivery.objects.filter(same, workspace=workspace)
+        .exclude(signature="rejected")
+        .update(times_received=F("times_received") + 1)
+    )
+
+
 def _store(
     workspace: Workspace,
     *,
     key: str,
+    content_hash: str,
+    body_hash: str,
     event: str,
     signature: str,
     payload: dict[str, Any],
     sent_at: datetime | None = None,
-    outcome: str = "",
 ) -> str:
-    """Store a delivery (queueing its processing unless `outcome` settles it at once):
-    "stored", "duplicate" (a row with this key exists) or "refused" (the database said no).
-    """
+    """Store a verified delivery and queue its processing: "stored", "duplicate" (its
+    delivery id or its signed content was accepted before) or "refused" (the database
+    said no)."""
+    if signature == "v1" and _seen_again(workspace, Q(body_hash=body_hash)):
+        # A v1 signature covers the body alone: the body of any accepted delivery (a v2
+        # one with its V2 header dropped, say) verifies again under v1 forever.
+        return "duplicate"
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
                 workspace=workspace,
                 delivery_id=key,
+                content_hash=content_hash,
+                body_hash=body_hash,
                 event=event,
                 signature=signature,
                 payload=payload,
                 sent_at=sent_at,
-                processed_at=timezone.now() if outcome else None,
-                outcome=outcome,
             )
-            if not outcome:
-                from accounts.tasks import webhook_delivery_process
+            from accounts.tasks import webhook_delivery_process
 
-                delivery_pk = delivery.pk
-                transaction.on_commit(lambda: webhook_delivery_process.delay(delivery_pk))
+            delivery_pk = delivery.pk
+            transaction.on_commit(lambda: webhook_delivery_process.delay(delivery_pk))
     except (IntegrityError, DataError) as exc:
-        # Only a row already stored under this key makes it a retry; never infer it from
-        # the error alone (a value the database cannot hold raises one too).
-        retried = (
-            WebhookDelivery.objects.filter(workspace=workspace, delivery_id=key)
-            .exclude(signature="rejected")
-            .update(times_received=F("times_received") + 1)
-        )
-        if retried:
+        # Only a row already stored under this key or content makes it a retry or a
+        # replay; never infer it from the error alone (a value the database cannot hold
+        # raises one too).
+        if _seen_again(workspace, Q(delivery_id=key) | Q(content_hash=content_hash)):
             return "duplicate"
         log.warning("webhook delivery for workspace %s could not be stored: %s", workspace.pk, exc)
         return "refused"
@@ -270,7 +302,7 @@ def _reject(
         return answer  # a flood: stop writing traces
     WebhookDelivery.objects.create(
         workspace=workspace,
-        delivery_id=_delivery_key(headers, body)[:100],
+        delivery_id=_delivery_key(headers, _sha256(body)),
         event=event or _clean(as_str(headers.get("X-SocialAPI-Event")))[:60],
         signature="rejected",
         payload={"size": len(body)},

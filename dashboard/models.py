@@ -58,6 +58,10 @@ class Workspace(models.Model):
     # The endpoint registered upstream through the dashboard (`POST /v1/webhooks`).
     webhook_id = models.CharField(max_length=100, blank=True)
     webhook_registered_at = models.DateTimeField(null=True, blank=True)
+    # When SocialAPI's `webhook.test` ping last reached the webhook URL. A ping is answered
+    # without verifying it (it may come before the secret is known), so anyone could send
+    # one: this timestamp is all it may ever change, at most once every few seconds.
+    webhook_ping_at = models.DateTimeField(null=True, blank=True)
     # Ingest tokens are only ever recognised, never read back: a SHA-256 hash is enough.
     ingest_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     ingest_token_hint = models.CharField(max_length=4, blank=True)

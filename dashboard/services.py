@@ -32,6 +32,7 @@ from dashboard.upstream import (
     upstream_paused,
     upstream_probe,
 )
+from events.fixes import fix_for
 from socialapi import (
     ApiKeyInvalid,
     NotFound,
@@ -45,6 +46,8 @@ from socialapi import (
 log = logging.getLogger(__name__)
 
 WEBHOOK_EVENTS = ("account.connected", "account.disconnected", "post.failed", "post.partial")
+# POST /v1/webhooks: SocialAPI's test ping to the URL got no 2xx answer.
+WEBHOOK_UNVERIFIED = "webhook_verification_failed"
 # Prefixes make a leaked token recognisable (and greppable by secret scanners).
 INGEST_TOKEN_PREFIX = "ingest_"  # noqa: S105
 INVITATION_TOKEN_PREFIX = "inv_"  # noqa: S105
@@ -262,6 +265,9 @@ def _webhook_refusal(exc: SocialAPIError, url: str, doing: str) -> ServiceRefuse
             f"SocialAPI rejected the workspace's API key ({exc.code}){note}. "
             "Update the key above, then register again."
         )
+    if exc.code == WEBHOOK_UNVERIFIED:
+        fix = fix_for(family=str(exc.family), code=exc.code)
+        return ServiceRefused(f"{fix.meaning} It called {url} ({exc.code}){note}. {fix.action}")
     if isinstance(exc, ValidationFailed):
         return ServiceRefused(
             f"SocialAPI could not verify {url} ({exc.code}){note}: it calls the URL once while "

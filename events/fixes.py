@@ -117,6 +117,14 @@ CODE_FIXES: dict[str, Fix] = {
         "The account is no longer connected upstream.",
         "Connect it again if it was not removed on purpose.",
     ),
+    "webhook_verification_failed": Fix(
+        "Webhook URL not verified",
+        "While registering the webhook, SocialAPI called its URL once (a test ping) and did "
+        "not get a 2xx answer, so it registered nothing.",
+        "Make sure SocialAPI can reach the dashboard at that address: SITE_URL must be the "
+        "dashboard's public https address, and no proxy or firewall may refuse POSTs to "
+        "/webhooks/. Then register again from Settings.",
+    ),
 }
 
 

@@ -2,12 +2,21 @@
 
 The sandbox plays the upstream here, so it makes its own outgoing HTTP calls with httpx:
 the one deliberate exception to "httpx only inside socialapi/". Every call has a timeout.
+
+The registration ping is sent while `POST /v1/webhooks` is still being answered, to a URL
+that is often served by this very process (`make run`, the demo): the server must be able
+to answer it on another thread (`manage.py run` serves with gunicorn threads; so does
+pytest-django's live server). Where everything runs in one thread, with no server at all
+(tests calling the sandbox in-process), `sender_transport_override` hands the sandbox's
+outgoing calls to an in-process transport the same way `dashboard.upstream` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -25,6 +34,25 @@ RETRY_DELAYS = (30, 300, 1800, 10800)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 USER_AGENT = "SocialAPI-Webhooks/1.0 (sandbox)"
 PAUSED = "paused: billing past due"
+PING = "webhook.test"
+_transport: httpx.BaseTransport | None = None
+
+
+@contextlib.contextmanager
+def sender_transport_override(transport: httpx.BaseTransport) -> Iterator[None]:
+    """Send every webhook and ping through `transport` (e.g. in-process WSGI) meanwhile."""
+    global _transport
+    previous, _transport = _transport, transport
+    try:
+        yield
+    finally:
+        _transport = previous
+
+
+def _post(url: str, body: str, headers: dict[str, str]) -> httpx.Response:
+    """One POST to a receiver; redirects are not followed (upstream does not either)."""
+    with httpx.Client(transport=_transport, timeout=TIMEOUT) as client:
+        return client.post(url, content=body.encode(), headers=headers)
 
 
 def webhook_secret_new() -> str:
@@ -38,29 +66,38 @@ def webhook_body(event: str, data: dict[str, Any]) -> str:
 
 
 def webhook_headers(
-    *, secret: str, body: str, event: str, delivery_id: str, timestamp: int
+    *, secret: str, body: str, event: str, delivery_id: str | None, timestamp: int
 ) -> dict[str, str]:
-    """The signature, event and delivery headers for one attempt."""
-    return {
+    """The signature, event and delivery headers for one attempt (the ping has no
+    delivery id)."""
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-SocialAPI-Event": event,
-        "X-SocialAPI-Delivery": delivery_id,
         "X-SocialAPI-Timestamp": str(timestamp),
         "X-SocialAPI-Signature": sign_v1(secret, body),
         "X-SocialAPI-Signature-V2": sign_v2(secret, body, timestamp),
     }
+    if delivery_id is not None:
+        headers["X-SocialAPI-Delivery"] = delivery_id
+    return headers
 
 
 def webhook_queue(*, tenant: SandboxTenant, event: str, data: dict[str, Any]) -> list[str]:
-    """Create one delivery per destination and send each after the transaction commits."""
+    """Create one delivery per destination and send each after the transaction commits.
+
+    An endpoint registered through `POST /v1/webhooks` replaces the webhook configured for
+    the same URL (by the demo or on the control page), as the dashboard replaces an older
+    endpoint of its URL when it registers: each event reaches a URL once, signed with the
+    secret that URL's owner was given last.
+    """
     body = webhook_body(event, data)
     deliveries = []
-    if tenant.webhook_url:
+    endpoints = list(SandboxWebhookEndpoint.objects.filter(tenant=tenant, is_active=True))
+    if tenant.webhook_url and tenant.webhook_url not in {e.url for e in endpoints}:
         deliveries.append(
             SandboxWebhookDelivery(tenant=tenant, url=tenant.webhook_url, event=event, body=body)
         )
-    endpoints = SandboxWebhookEndpoint.objects.filter(tenant=tenant, is_active=True)
     for endpoint in endpoints:
         if event in endpoint.events:
             deliveries.append(
@@ -125,9 +162,7 @@ def webhook_delivery_send(*, delivery_id: str) -> int | None:
     )
     delivery.attempts += 1
     try:
-        response = httpx.post(
-            delivery.url, content=delivery.body.encode(), headers=headers, timeout=TIMEOUT
-        )
+        response = _post(delivery.url, delivery.body, headers)
         delivery.last_status_code = response.status_code
         delivery.last_error = "" if response.is_success else f"HTTP {response.status_code}"
         delivered = response.is_success
@@ -148,17 +183,15 @@ def webhook_delivery_send(*, delivery_id: str) -> int | None:
 
 
 def webhook_ping(*, url: str, secret: str) -> bool:
-    """Upstream's reachability check on registration: one signed `webhook.test` POST."""
-    body = webhook_body("webhook.test", {"message": "SocialAPI webhook endpoint check"})
+    """Upstream's reachability check on registration: one `webhook.test` POST, synchronous,
+    signed with the secret the registration is about to return (the receiver cannot know it
+    yet) and without X-SocialAPI-Delivery; True when the URL answered 2xx."""
+    body = webhook_body(PING, {"message": "SocialAPI webhook endpoint check"})
     headers = webhook_headers(
-        secret=secret,
-        body=body,
-        event="webhook.test",
-        delivery_id=prefixed("whd"),
-        timestamp=int(time.time()),
+        secret=secret, body=body, event=PING, delivery_id=None, timestamp=int(time.time())
     )
     try:
-        response = httpx.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT)
+        response = _post(url, body, headers)
     except httpx.HTTPError:
         return False
     return response.is_success

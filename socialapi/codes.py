@@ -103,6 +103,14 @@ CODE_TABLE: tuple[tuple[str, int | None, str, Family, str], ...] = (
     ),
     ("billing.brands_limit", None, "billing.brands_limit", F.VALIDATION, "403 plan limit"),
     ("system.internal", None, "system.internal", F.SERVER, "500"),
+    # POST /v1/webhooks: upstream pinged the URL while registering it and got no 2xx.
+    (
+        "webhook_verification_failed",
+        None,
+        "webhook_verification_failed",
+        F.VALIDATION,
+        "400: the registration ping was not answered 2xx",
+    ),
     # platform.<name>.<suffix>, looked up without the platform name.
     ("platform.rate_limit", None, "platform.rate_limit", F.PLATFORM_THROTTLE, "uses no quota"),
     # Family adjusted by platforms.py: credentials platforms -> credentials.

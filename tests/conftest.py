@@ -5,8 +5,9 @@ Cast: `workspace` (Acme) with `admin` and `member`; `other_workspace` with its o
 Django test clients already signed in.
 
 The sandbox in-process: `in_process_sandbox` sends every workspace client's calls to this
-Django app's own sandbox (no socket); `in_process_transport()` builds such a transport
-for a client made by hand; `SANDBOX_URL` is the base URL that reaches it.
+Django app's own sandbox, and the sandbox's webhooks (its registration ping included) back
+to this app's receiver (no socket either way); `in_process_transport()` builds such a
+transport for a client made by hand; `SANDBOX_URL` is the base URL that reaches it.
 """
 
 from __future__ import annotations
@@ -193,6 +194,12 @@ def in_process_transport() -> Transport:
 
 @pytest.fixture
 def in_process_sandbox() -> Iterator[None]:
-    """Every workspace client's call goes to the sandbox of this very process (no sockets)."""
-    with upstream.transport_override(in_process_transport()):
+    """Every workspace client's call goes to the sandbox of this very process, and every
+    webhook the sandbox sends to this process's receiver (no sockets)."""
+    from sandbox.webhooks import sender_transport_override
+
+    with (
+        upstream.transport_override(in_process_transport()),
+        sender_transport_override(in_process_transport()),
+    ):
         yield

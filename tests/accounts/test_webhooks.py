@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -168,11 +169,166 @@ def test_a_replayed_delivery_is_acknowledged_but_processed_once(
     assert account.transitions.count() == 1
 
 
-def test_the_unsigned_test_ping_is_accepted_even_before_a_secret_exists(client, workspace):
-    response = send(client, workspace, body_of("webhook.test"), sign="none", delivery="dlv_ping")
+def post_failed_body(account_upstream_id: str) -> bytes:
+    target = {
+        "account_id": account_upstream_id,
+        "platform": "instagram",
+        "error": {"code": "platform.instagram.auth", "message": "Token expired"},
+    }
+    return body_of("post.failed", id="post_1", targets=[target])
+
+
+def test_the_same_signed_content_under_a_fresh_delivery_id_is_processed_once(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    """X-SocialAPI-Delivery is not signed: a captured delivery sent again with a new id
+    within the timestamp tolerance verifies, and must still count once."""
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = post_failed_body(account.upstream_id)
+    stamp = int(time.time())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(client, hooked, body, delivery="dlv_a", ts=stamp).json() == {"ok": True}
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        replay = send(client, hooked, body, delivery="dlv_forged", ts=stamp)
+        no_id = send(client, hooked, body, delivery="", ts=stamp)
+    assert replay.json() == no_id.json() == {"ok": True, "duplicate": True}
+    assert not queued
+    assert ErrorEvent.objects.filter(workspace=hooked).count() == 1
+    assert WebhookDelivery.objects.get().times_received == 3
+    # The same body signed at another moment is another event (an account can fail the
+    # same way twice): it is processed.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = send(client, hooked, body, delivery="dlv_b", ts=stamp - 1)
+    assert again.json() == {"ok": True}
+    assert ErrorEvent.objects.filter(workspace=hooked).count() == 2
+
+
+@pytest.mark.parametrize("first", ["v1", "v2"])
+def test_a_v1_replay_of_any_accepted_body_is_processed_once(
+    client, hooked, make_account, first, django_capture_on_commit_callbacks
+):
+    """A legacy workspace accepts v1, which signs the body alone: that body verifies again
+    forever, under any delivery id, also when it first came signed with v2 as well (the
+    V2 header can simply be dropped)."""
+    Workspace.objects.filter(pk=hooked.pk).update(dialect=Workspace.Dialect.LEGACY)
+    hooked.refresh_from_db()
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = post_failed_body(account.upstream_id)
+    v1 = {"HTTP_X_SOCIALAPI_SIGNATURE": sign_v1(SECRET, body)}
+    with django_capture_on_commit_callbacks(execute=True):
+        if first == "v1":
+            accepted = send(client, hooked, body, sign="none", delivery="dlv_a", **v1)
+        else:  # as upstream sends: both headers
+            accepted = send(client, hooked, body, delivery="dlv_a", **v1)
+    assert accepted.json() == {"ok": True}
+    assert WebhookDelivery.objects.get().signature == first
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        replay = send(client, hooked, body, sign="none", delivery="dlv_later", **v1)
+    assert replay.json() == {"ok": True, "duplicate": True}
+    assert not queued
+    assert ErrorEvent.objects.filter(workspace=hooked).count() == 1
+    assert WebhookDelivery.objects.get().times_received == 2
+
+
+@pytest.mark.parametrize("stored_secret", [True, False])
+@pytest.mark.parametrize(
+    "signed_with", ["nothing", "the new secret", "the stored secret", "garbage", "stale"]
+)
+def test_the_test_ping_is_answered_2xx_unverified_and_only_noted(
+    client, workspace, make_account, stored_secret, signed_with
+):
+    """Upstream pings while POST /v1/webhooks is open: signed with the secret the dashboard
+    learns only from that call's answer, or not at all, and without a delivery id."""
+    if stored_secret:
+        workspace.webhook_secret = SECRET
+        workspace.save()
+    account = make_account()
+    body = body_of("webhook.test", message="SocialAPI webhook endpoint check")
+    now = int(time.time())
+    headers: dict[str, Any] = {"HTTP_X_SOCIALAPI_EVENT": "webhook.test"}
+    if signed_with == "the new secret":
+        headers["HTTP_X_SOCIALAPI_SIGNATURE"] = sign_v1("brand-new-secret", body)
+        headers["HTTP_X_SOCIALAPI_SIGNATURE_V2"] = sign_v2("brand-new-secret", body, now)
+        headers["HTTP_X_SOCIALAPI_TIMESTAMP"] = str(now)
+    elif signed_with == "the stored secret":
+        headers["HTTP_X_SOCIALAPI_SIGNATURE_V2"] = sign_v2(SECRET, body, now)
+        headers["HTTP_X_SOCIALAPI_TIMESTAMP"] = str(now)
+    elif signed_with == "garbage":
+        headers["HTTP_X_SOCIALAPI_SIGNATURE_V2"] = "sha256=nonsense"
+    elif signed_with == "stale":
+        headers["HTTP_X_SOCIALAPI_SIGNATURE_V2"] = sign_v2(SECRET, body, now - 4000)
+        headers["HTTP_X_SOCIALAPI_TIMESTAMP"] = str(now - 4000)
+    response = client.post(url(workspace), data=body, content_type="application/json", **headers)
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+    assert not WebhookDelivery.objects.exists()  # nothing kept, nothing queued
+    assert not ErrorEvent.objects.exists()
+    pinged = Workspace.objects.get(pk=workspace.pk).webhook_ping_at
+    assert pinged is not None and timezone.now() - pinged < timedelta(minutes=1)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"data": {"n": NaN}}', b'{"data": "x\\u0000"}'])
+def test_a_ping_announced_by_its_header_alone_is_answered_2xx_whatever_the_body(
+    client, hooked, body
+):
+    response = client.post(
+        url(hooked),
+        data=body,
+        content_type="application/json",
+        HTTP_X_SOCIALAPI_EVENT="webhook.test",
+    )
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+    assert not WebhookDelivery.objects.exists()
+    assert Workspace.objects.get(pk=hooked.pk).webhook_ping_at is not None
+
+
+@pytest.mark.parametrize("header_event", ["webhook.test", "account.disconnected", None])
+def test_nothing_in_a_ping_is_acted_on(
+    client, hooked, make_account, header_event, django_capture_on_commit_callbacks
+):
+    """A body calling itself a ping gets in unverified, so whatever else it carries (or the
+    event header claims) must never reach a handler."""
+    account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
+    body = json.dumps(
+        {
+            "event": "webhook.test",
+            "data": {
+                "account_id": account.upstream_id,
+                "reason": "access_revoked",
+                "reconnect_required": True,
+                "targets": [{"account_id": account.upstream_id, "error": {"code": "x"}}],
+            },
+        }
+    ).encode()
+    headers = {"HTTP_X_SOCIALAPI_DELIVERY": "dlv_forged"}
+    if header_event:
+        headers["HTTP_X_SOCIALAPI_EVENT"] = header_event
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = client.post(url(hooked), data=body, content_type="application/json", **headers)
     assert response.status_code == 200
-    ping = WebhookDelivery.objects.get()
-    assert (ping.signature, ping.outcome) == ("unsigned", "ping: the webhook URL works")
+    assert not queued
+    assert not WebhookDelivery.objects.exists() and not ErrorEvent.objects.exists()
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and not account.transitions.exists()
+
+
+def last_ping_shown(client: Client, workspace: Workspace) -> str:
+    """What the Settings page says next to "Last test ping from SocialAPI" (tags removed)."""
+    page = client.get(reverse("settings", args=[workspace.slug])).content.decode()
+    found = re.search(r"<dt>Last test ping from SocialAPI</dt>\s*<dd>(.*?)</dd>", page)
+    assert found, "no last ping on the Settings page"
+    return re.sub(r"<[^>]+>", "", found.group(1)).replace("\xa0", " ")
+
+
+def test_settings_shows_when_the_last_test_ping_arrived(client, as_admin, workspace):
+    assert last_ping_shown(as_admin, workspace) == "None received yet"
+    send(client, workspace, body_of("webhook.test"), sign="none")
+    assert last_ping_shown(as_admin, workspace) == "just now"
+    Workspace.objects.filter(pk=workspace.pk).update(
+        webhook_ping_at=timezone.now() - timedelta(minutes=3)
+    )
+    assert last_ping_shown(as_admin, workspace) == "3 minutes ago"
 
 
 def test_without_a_secret_only_the_ping_gets_in(client, workspace, make_account):
@@ -212,7 +368,17 @@ def test_get_requests_are_refused(client, hooked):
 
 
 @pytest.mark.parametrize(
-    "case", ["forged_v2", "forged_v1", "unsigned", "stale", "not_json", "ping", "secretless"]
+    "case",
+    [
+        "forged_v2",
+        "forged_v1",
+        "unsigned",
+        "stale",
+        "not_json",
+        "ping",
+        "signed_ping",
+        "secretless",
+    ],
 )
 def test_an_unknown_workspace_is_answered_exactly_like_a_bad_signature(
     client, hooked, other_workspace, case
@@ -232,6 +398,8 @@ def test_an_unknown_workspace_is_answered_exactly_like_a_bad_signature(
         body = b'{"event": "x"'
     elif case == "ping":
         body, kwargs = body_of("webhook.test"), {"sign": "none"}
+    elif case == "signed_ping":
+        body = body_of("webhook.test")
     real = hooked if case != "secretless" else other_workspace  # no secret set
     unknown = Workspace(slug="no-such-workspace", name="?")
 
@@ -244,13 +412,13 @@ def test_an_unknown_workspace_is_answered_exactly_like_a_bad_signature(
 
     status, payload = answer(unknown)
     assert (status, payload) == answer(real)
-    assert status == (200 if case == "ping" else 400 if case == "not_json" else 401)
+    assert status == (200 if "ping" in case else 400 if case == "not_json" else 401)
     stored = WebhookDelivery.objects.count()
     answer(unknown)
     assert WebhookDelivery.objects.count() == stored  # nothing stored for an unknown name
 
 
-def test_an_unsigned_ping_cannot_take_the_delivery_id_of_a_signed_delivery(
+def test_a_ping_cannot_take_the_delivery_id_of_a_signed_delivery(
     client, hooked, make_account, django_capture_on_commit_callbacks
 ):
     account = make_account(status_changed_at=timezone.now() - timedelta(hours=1))
@@ -262,23 +430,32 @@ def test_an_unsigned_ping_cannot_take_the_delivery_id_of_a_signed_delivery(
     assert genuine.json() == {"ok": True}  # not taken for a retry of the ping
     account.refresh_from_db()
     assert account.status == AccountStatus.RECONNECT_REQUIRED
-    stored = dict(WebhookDelivery.objects.values_list("signature", "delivery_id"))
-    assert stored == {"unsigned": "unsigned:dlv_42", "v2": "dlv_42"}
-    assert WebhookDelivery.objects.get(signature="v2").times_received == 1
-    # and a signed delivery cannot be counted as received again by an unsigned ping
+    # and a signed delivery cannot be counted as received again by a ping
     send(client, hooked, body_of("webhook.test"), sign="none", delivery="dlv_42")
-    assert WebhookDelivery.objects.get(signature="v2").times_received == 1
+    assert WebhookDelivery.objects.get().times_received == 1
 
 
-def test_unsigned_pings_are_capped_per_hour_like_refused_deliveries(client, hooked, monkeypatch):
-    monkeypatch.setattr("accounts.webhooks.MAX_UNSIGNED_PER_HOUR", 3)
-    for n in range(5):
-        response = send(client, hooked, body_of("webhook.test"), sign="none", delivery=f"p{n}")
-        assert response.status_code == 200 and response.json() == {"ok": True}
-    assert WebhookDelivery.objects.filter(signature="unsigned").count() == 3
-    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(hours=2))
-    send(client, hooked, body_of("webhook.test"), sign="none", delivery="p_later")
-    assert WebhookDelivery.objects.filter(signature="unsigned").count() == 4
+def test_a_flood_of_pings_writes_the_workspace_at_most_once_per_interval(client, hooked):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def workspace_writes(pings: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            for _ in range(pings):
+                response = send(client, hooked, body_of("webhook.test"), sign="none")
+                assert (response.status_code, response.json()) == (200, {"ok": True})
+        return sum(
+            1
+            for q in ctx.captured_queries
+            if q["sql"].startswith("UPDATE") and "dashboard_workspace" in q["sql"]
+        )
+
+    assert workspace_writes(20) == 1
+    first = Workspace.objects.get(pk=hooked.pk).webhook_ping_at
+    Workspace.objects.filter(pk=hooked.pk).update(webhook_ping_at=first - timedelta(minutes=1))
+    assert workspace_writes(5) == 1
+    assert Workspace.objects.get(pk=hooked.pk).webhook_ping_at >= first
+    assert not WebhookDelivery.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -483,12 +660,16 @@ JSON_VALUES = st.recursive(
 )
 def test_any_json_body_is_stored_or_refused_never_500(client, hooked, event, data, signed):
     """NaN, Infinity, NUL and lone surrogates included: a 400, never a 500 or "duplicate"."""
+    WebhookDelivery.objects.all().delete()  # examples share the database: the same signed
+    # body twice in one second would rightly be a duplicate
     body = json.dumps({"event": event, "data": data}, allow_nan=True).encode()
     delivery = f"dlv_{uuid.uuid4().hex}"
     response = send(client, hooked, body, sign="v2" if signed else "none", delivery=delivery)
     assert response.status_code in (200, 400, 401)
     assert "duplicate" not in response.json()
-    if response.status_code == 200 and signed:
+    if event == "webhook.test":  # a ping is never stored, whatever it carries
+        assert not WebhookDelivery.objects.filter(delivery_id=delivery).exists()
+    elif response.status_code == 200 and signed:
         stored = WebhookDelivery.objects.get(delivery_id=delivery)  # jsonb may renormalise numbers
         assert stored.event == event and set(stored.payload) == {"event", "data"}
 
@@ -501,6 +682,7 @@ def test_deliveries_are_listed_for_triage_with_constant_queries(
 
     page_url = reverse("accounts:webhooks", args=[hooked.slug])
     send(client, hooked, body_of("webhook.test"), sign="none", delivery="dlv_ping")
+    send(client, hooked, body_of("post.published", id="p0"), delivery="dlv_first")
 
     def measure() -> tuple[int, str]:
         as_member.get(page_url)
@@ -509,7 +691,8 @@ def test_deliveries_are_listed_for_triage_with_constant_queries(
         return len(ctx.captured_queries), response.content.decode()
 
     few, html = measure()
-    assert "unsigned ping" in html and "ping: the webhook URL works" in html
+    assert "Last test ping from SocialAPI: <time" in html and "just now" in html
+    assert "dlv_first" in html and "dlv_ping" not in html  # a ping is noted, not listed
     for n in range(30):
         send(
             client,
@@ -522,7 +705,7 @@ def test_deliveries_are_listed_for_triage_with_constant_queries(
     assert many == few
     assert "refused" in html and "rejected: missing_signature" in html
     refused = as_member.get(page_url + "?rejected=1").content.decode()
-    assert "ping: the webhook URL works" not in refused
+    assert "dlv_first" not in refused
 
 
 def test_other_workspaces_cannot_see_deliveries(as_outsider, hooked):

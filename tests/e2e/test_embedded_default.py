@@ -99,3 +99,26 @@ def test_loading_the_demo_again_keeps_the_data(dashboard_url, embedded_var_dir):
     with closing(signed_in(dashboard_url, "admin")) as client:
         assert client.get("/w/demo/audit/").text.count("<tr") >= before
         assert "Demo Co" in client.get("/").text
+
+
+def test_an_admin_registers_the_webhook_while_the_server_answers_its_own_ping(dashboard_url):
+    """Under `make run` the sandbox's registration ping comes back to the same server while
+    the admin's request (and the sandbox's call) are still open: it must not deadlock."""
+    settings_path = "/w/northwind/settings/"
+    with closing(signed_in(dashboard_url, "admin")) as client:
+        page = client.get(settings_path).text
+        assert "None received yet" in page
+        token = CSRF.search(page)
+        assert token
+        answer = client.post(
+            f"{settings_path}webhook/register/",
+            data={"csrfmiddlewaretoken": token.group(1)},
+            headers={"Referer": dashboard_url + settings_path},
+        )
+        assert answer.status_code == 200, answer.text[-3000:]
+        assert "Webhook registered" in answer.text
+        assert re.search(r'value="[0-9a-f]{64}"', answer.text), "the new secret is shown once"
+        page = client.get(settings_path).text
+        ping = re.search(r"<dt>Last test ping from SocialAPI</dt>\s*<dd>(.*?)</dd>", page)
+        assert ping and "just now" in ping.group(1)
+        assert "Register again" in page

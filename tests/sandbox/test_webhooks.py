@@ -52,6 +52,8 @@ def test_registering_a_webhook_pings_it_and_returns_the_secret_once(api, router)
     ((ping, request),) = delivered(route)
     assert ping["event"] == "webhook.test"
     assert request.headers["X-SocialAPI-Event"] == "webhook.test"
+    assert "X-SocialAPI-Delivery" not in request.headers  # as upstream: the ping has none
+    # signed with the secret the caller is only now being given
     assert verify_signature(body["secret"], request.content, request.headers) == "v2"
     listed = api.get("/webhooks").json()
     assert listed["count"] == 1 and "secret" not in listed["data"][0]
@@ -190,6 +192,20 @@ def test_registered_endpoints_get_only_their_events(
     assert wanted.call_count == 1 and not other.called
     request = wanted.calls[0].request
     assert verify_signature("sa", request.content, request.headers) == "v2"
+
+
+def test_registering_the_configured_url_replaces_the_configured_webhook(
+    api, tenant, receiver, django_capture_on_commit_callbacks
+):
+    """The demo configures its webhook URL with one secret; registering that URL from the
+    dashboard's Settings gets a new secret: events must then come once, signed with it."""
+    created = api.post("/webhooks", {"url": HOOK, "events": ["account.disconnected"]}).json()
+    receiver.reset()  # forget the registration ping
+    account = account_make(tenant)
+    with django_capture_on_commit_callbacks(execute=True):
+        account_token_expire(tenant=tenant, account_id=account.id)
+    ((_, request),) = delivered(receiver)
+    assert verify_signature(created["secret"], request.content, request.headers) == "v2"
 
 
 def test_a_deleted_endpoint_is_gone_and_gets_nothing_more(

@@ -112,6 +112,7 @@ CURRENT_CODES = [
     ("billing.platform_not_available", 403, "billing.platform_not_available", F.VALIDATION, None),
     ("billing.brands_limit", 403, "billing.brands_limit", F.VALIDATION, None),
     ("system.internal", 500, "system.internal", F.SERVER, None),
+    ("webhook_verification_failed", 400, "webhook_verification_failed", F.VALIDATION, None),
     ("resource.not_supported", 501, "resource.not_supported", F.NOT_SUPPORTED, None),
     ("account.platform_unsupported", 422, "account.platform_unsupported", F.NOT_SUPPORTED, None),
     (

@@ -296,7 +296,7 @@ def storage_fill(*, tenant: SandboxTenant, percent: float) -> int:
         files.append(
             SandboxMedia(
                 tenant=tenant,
-                filename=f"bulk-import-{now:%Y%m%d}-{n:04d}.jpg",
+                filename=f"bulk-import {now:%Y-%m-%d} #{n:04d} «copie» <v2>.jpg",
                 content_type="image/jpeg",
                 size_bytes=size,
                 created_at=now - timedelta(seconds=n),

@@ -251,3 +251,16 @@ def test_concrete_paths_find_their_template():
     assert template_for("/accounts/acc_1/limits") == "/accounts/{id}/limits"
     with pytest.raises(AssertionError):
         template_for("/v1/accounts/acc_1/nothing")
+
+
+def test_calls_to_no_endpoint_answer_the_specs_error_shape(api, world):
+    error = resolve({"$ref": "#/components/schemas/api_endpoints.ErrorResponse"}, strict=False)
+    for method, path in (("GET", f"/accounts/{world['ig'].id}"), ("PATCH", "/media/storage")):
+        answer = api.call(method, path)
+        assert answer.status_code == 404
+        OAS30Validator(error).validate(answer.json())
+        assert answer.json()["error"]["code"] == "resource.not_found"
+    for key in (None, "sapi_key_unknown"):
+        answer = api.get("/nowhere", key=key)
+        assert answer.status_code == 404
+        OAS30Validator(error).validate(answer.json())

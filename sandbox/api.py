@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox.checks import storage_figures
+from sandbox.checks import storage_figures, world_dialect
 from sandbox.errors import ApiError, api_error, error_response, field_invalid
 from sandbox.eventlog import event_build
 from sandbox.faults import fault_apply
@@ -129,6 +129,25 @@ def limit_param(request: HttpRequest, *, default: int, maximum: int = 100) -> in
     return min(int(raw), maximum)
 
 
+def list_end_mark(ctx: Ctx, target: dict[str, Any]) -> None:
+    """Mark a last page as this tenant's upstream does: `next_cursor: ""`, or no cursor.
+
+    The docs allow both; a client that pages on an empty cursor loops forever.
+    """
+    if ctx.tenant.list_end == SandboxTenant.ListEnd.EMPTY:
+        target["next_cursor"] = ""
+
+
+def no_such_endpoint() -> ApiError:
+    """404 for a path, or a method on a path, that upstream does not have."""
+    return api_error("resource.not_found", "No such endpoint", record=False)
+
+
+def dialect_for(tenant: SandboxTenant | None) -> str:
+    """The tenant's dialect; with no tenant (bad or missing key), the sandbox-wide one."""
+    return tenant.dialect if tenant is not None else world_dialect()
+
+
 def tenant_for_key(header: str | None) -> tuple[SandboxTenant | None, ApiError | None]:
     """The tenant behind `Authorization: Bearer <key>`, or the 401 to answer."""
     if header is None or not header.strip():
@@ -171,13 +190,13 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
         ctx = None
         fault = ""
         try:
+            if op is None:
+                # No such method on this path in the docs or the OpenAPI file (e.g. GET
+                # /accounts/{id}: there is no get-one endpoint): no endpoint at all.
+                raise no_such_endpoint()
             if error is not None:
                 raise error
             assert tenant is not None
-            if op is None:
-                raise api_error(
-                    "resource.method_not_allowed", f"{method} is not allowed here", record=False
-                )
             outcome = fault_apply(tenant=tenant, method=method, path=path)
             fault = outcome.label
             if outcome.error is not None:
@@ -194,8 +213,7 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
                 ctx = Ctx(request, tenant, request_id)
                 response = op.handler(ctx, **kwargs)
         except ApiError as failure:
-            dialect = tenant.dialect if tenant is not None else "current"
-            response = error_response(failure, dialect=dialect, request_id=request_id)
+            response = error_response(failure, dialect=dialect_for(tenant), request_id=request_id)
             if tenant is not None and op is not None and failure.record:
                 event_build(
                     tenant=tenant,
@@ -233,9 +251,11 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
 
 @csrf_exempt
 def unknown_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
-    """Any other /v1 path: a 404 in the current dialect (no tenant needed)."""
+    """Any other /v1 path: a 404 whatever the key, in the dialect of the key's tenant."""
     request_id = request_id_for(request.headers.get("X-Request-ID"))
-    error = api_error("resource.not_found", "No such endpoint", record=False)
-    response = error_response(error, dialect="current", request_id=request_id)
+    tenant, _ = tenant_for_key(request.headers.get("Authorization"))
+    response = error_response(
+        no_such_endpoint(), dialect=dialect_for(tenant), request_id=request_id
+    )
     response["X-Request-ID"] = request_id
     return response

@@ -25,7 +25,11 @@ DAILY_LIMITS: dict[str, dict[str, int]] = {
 
 
 def account_json(ctx: Ctx, account: SandboxAccount) -> dict[str, Any]:
-    """An Account as upstream shapes it (optional fields only when set)."""
+    """An Account as upstream shapes it (optional fields only when set).
+
+    Like upstream's, it carries fields its OpenAPI file does not list yet (`created_at`,
+    `platform_account_id`): clients must ignore what they do not know.
+    """
     needs_reconnect = account.status == SandboxAccount.Status.RECONNECT_REQUIRED
     return compact(
         {
@@ -40,6 +44,8 @@ def account_json(ctx: Ctx, account: SandboxAccount) -> dict[str, Any]:
             "page_name": account.page_name or None,
             "login_id": account.login_id or None,
             "metadata": account.metadata or None,
+            "created_at": iso(account.connected_at),
+            "platform_account_id": account.platform_account_id or None,
         }
     )
 

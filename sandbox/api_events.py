@@ -12,7 +12,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sandbox.api import Ctx, compact, iso, limit_param, moment_field
+from sandbox.api import Ctx, compact, iso, limit_param, list_end_mark, moment_field
 from sandbox.errors import field_invalid
 from sandbox.eventlog import RETENTION_DAYS
 from sandbox.models import SandboxEvent
@@ -43,7 +43,8 @@ def moment_param(ctx: Ctx, name: str) -> datetime | None:
 
 
 def event_json(event: SandboxEvent) -> dict[str, Any]:
-    """EventResponse."""
+    """EventResponse, plus `request_id` and `source`, which the OpenAPI file does not list
+    (upstream's answers carry such fields: clients must ignore what they do not know)."""
     return compact(
         {
             "id": event.id,
@@ -60,6 +61,8 @@ def event_json(event: SandboxEvent) -> dict[str, Any]:
             "duration_ms": event.duration_ms,
             "metadata": event.metadata,
             "created_at": iso(event.created_at),
+            "request_id": (event.metadata or {}).get("request_id"),
+            "source": "api",
         }
     )
 
@@ -98,6 +101,8 @@ def events_list(ctx: Ctx) -> HttpResponse:
     pagination: dict[str, Any] = {"has_more": has_more, "limit": limit}
     if has_more:
         pagination["next_cursor"] = cursor_encode(items[-1].created_at.isoformat(), items[-1].id)
+    else:
+        list_end_mark(ctx, pagination)
     return JsonResponse(
         {
             "events": [event_json(event) for event in items],

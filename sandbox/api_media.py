@@ -12,7 +12,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.api import Ctx, as_uuid, iso, limit_param
+from sandbox.api import Ctx, as_uuid, compact, iso, limit_param, list_end_mark
 from sandbox.checks import storage_figures
 from sandbox.errors import api_error, field_invalid, field_required, not_found
 from sandbox.models import SandboxMedia, SandboxPost
@@ -21,16 +21,22 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 def media_json(ctx: Ctx, media: SandboxMedia) -> dict[str, Any]:
-    """MediaItemResponse."""
-    return {
-        "id": str(media.id),
-        "filename": media.filename,
-        "content_type": media.content_type,
-        "size_bytes": media.size_bytes,
-        "status": media.status,
-        "url": ctx.absolute(reverse("sandbox:media_file", args=[media.id])),
-        "created_at": iso(media.created_at),
-    }
+    """MediaItemResponse, plus fields the OpenAPI file does not list (`updated_at`, and
+    `thumbnail_url` on images), as upstream's answers have: clients must ignore them."""
+    url = ctx.absolute(reverse("sandbox:media_file", args=[media.id]))
+    return compact(
+        {
+            "id": str(media.id),
+            "filename": media.filename,
+            "content_type": media.content_type,
+            "size_bytes": media.size_bytes,
+            "status": media.status,
+            "url": url,
+            "created_at": iso(media.created_at),
+            "updated_at": iso(media.created_at),
+            "thumbnail_url": url if media.content_type.startswith("image/") else None,
+        }
+    )
 
 
 def media_list(ctx: Ctx) -> HttpResponse:
@@ -55,6 +61,8 @@ def media_list(ctx: Ctx) -> HttpResponse:
     body: dict[str, Any] = {"count": len(items), "data": [media_json(ctx, m) for m in items]}
     if len(page) > limit:
         body["next_cursor"] = str(items[-1].id)
+    else:
+        list_end_mark(ctx, body)
     return JsonResponse(body)
 
 
@@ -108,7 +116,7 @@ def media_upload(ctx: Ctx) -> HttpResponse:
     size = int(upload.size or 0)
     if size > MAX_UPLOAD_BYTES:
         raise api_error(
-            "validation.file_too_large",
+            "validation.field_invalid",
             "The file exceeds the 50 MB upload limit",
             field="file",
             max=MAX_UPLOAD_BYTES,

@@ -17,6 +17,7 @@ from sandbox.api import (
     iso,
     json_body,
     limit_param,
+    list_end_mark,
     moment_field,
     text_field,
 )
@@ -28,8 +29,6 @@ from sandbox.models import SandboxAccount, SandboxMedia, SandboxPost, SandboxPos
 from sandbox.services import tenant_period_roll
 
 STATUSES = ("draft", "scheduled", "publishing", "published", "partial", "failed", "cancelled")
-# PostTargetResponse.platform is an enum in the OpenAPI file; other platforms leave it out.
-TARGET_PLATFORMS = ("instagram", "facebook", "threads", "tiktok", "linkedin", "google", "zalo")
 SORTS = {
     "scheduled_asc": ("scheduled_at", "created_at", "id"),
     "scheduled_desc": ("-scheduled_at", "-created_at", "-id"),
@@ -57,9 +56,9 @@ def post_json(post: SandboxPost) -> dict[str, Any]:
         compact(
             {
                 "account_id": target.account_id,
-                "platform": target.account.platform
-                if target.account.platform in TARGET_PLATFORMS
-                else None,
+                # Always sent, though PostTargetResponse.platform's enum in the OpenAPI
+                # file lists only 7 platforms: posts go to all 12 (the SDK requires it).
+                "platform": target.account.platform,
                 "status": target.status,
                 "scheduled_at": iso(post.scheduled_at),
                 "published_at": iso(post.published_at) if target.status == "published" else None,
@@ -121,6 +120,8 @@ def posts_list(ctx: Ctx) -> HttpResponse:
     pagination: dict[str, Any] = {"has_more": has_more, "limit": limit}
     if has_more:
         pagination["next_cursor"] = cursor_encode(str(offset + limit))
+    else:
+        list_end_mark(ctx, pagination)
     return JsonResponse({"data": [post_json(p) for p in page[:limit]], "pagination": pagination})
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sandbox.errors import ApiError, api_error, not_found
-from sandbox.models import SandboxAccount, SandboxMedia, SandboxTenant
+from sandbox.models import SandboxAccount, SandboxMedia, SandboxTenant, SandboxWorld
 from socialapi.platforms import auth_kind, platform_name
 
 
@@ -93,3 +93,9 @@ def storage_figures(tenant: SandboxTenant) -> tuple[int, int]:
         tenant=tenant, deleted_at__isnull=True, status="ready"
     ).aggregate(used=Sum("size_bytes"), count=Count("id"))
     return int(totals["used"] or 0), int(totals["count"] or 0)
+
+
+def world_dialect() -> str:
+    """The dialect of answers that belong to no tenant (bad or missing key, unknown path)."""
+    dialect = SandboxWorld.objects.filter(pk=1).values_list("dialect", flat=True).first()
+    return dialect or SandboxTenant.Dialect.CURRENT

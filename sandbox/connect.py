@@ -13,7 +13,7 @@ from django.utils import timezone
 from sandbox.checks import url_allowed
 from sandbox.errors import api_error, field_invalid, field_required, not_found
 from sandbox.identities import credentials_identity, facebook_pages, google_profiles, identity_new
-from sandbox.ids import hex_token, prefixed
+from sandbox.ids import account_id_new, brand_id_new, hex_token, login_id_new
 from sandbox.models import (
     SandboxAccount,
     SandboxBrand,
@@ -119,7 +119,7 @@ def _brand_or_new(tenant: SandboxTenant, brand: SandboxBrand | None, hint: str) 
     """The chosen brand, or a new one named after the account."""
     if brand is not None:
         return brand
-    return SandboxBrand.objects.create(id=prefixed("b"), tenant=tenant, name=hint[:100])
+    return SandboxBrand.objects.create(id=brand_id_new(), tenant=tenant, name=hint[:100])
 
 
 def account_connected(*, account: SandboxAccount, **fields: Any) -> SandboxAccount:
@@ -165,7 +165,7 @@ def _complete(connect_request: SandboxConnectRequest) -> Outcome:
             platform=platform,
             brand=brand,
             account=existing,
-            login_id=(existing.login_id if existing else prefixed("lgn"))
+            login_id=(existing.login_id if existing else login_id_new())
             if platform == "facebook"
             else "",
             candidates=candidates,
@@ -176,7 +176,7 @@ def _complete(connect_request: SandboxConnectRequest) -> Outcome:
         return "account", account_connected(account=existing)
     person = identity_new(platform)
     brand = _brand_or_new(tenant, connect_request.brand, person["name"])
-    account = SandboxAccount(id=prefixed("acc"), tenant=tenant, brand=brand, platform=platform)
+    account = SandboxAccount(id=account_id_new(), tenant=tenant, brand=brand, platform=platform)
     return "account", account_connected(account=account, **person)
 
 
@@ -280,7 +280,7 @@ def credentials_connect(
             return account_connected(account=existing)
         person = credentials_identity(platform)
         brand = _brand_or_new(tenant, brand, person["name"])
-        account = SandboxAccount(id=prefixed("acc"), tenant=tenant, brand=brand, platform=platform)
+        account = SandboxAccount(id=account_id_new(), tenant=tenant, brand=brand, platform=platform)
         return account_connected(account=account, **person)
 
 
@@ -345,7 +345,7 @@ def pending_select(
     pending.save(update_fields=["used_at"])
     if account is None:
         account = SandboxAccount(
-            id=prefixed("acc"), tenant=tenant, brand=pending.brand, platform=pending.platform
+            id=account_id_new(), tenant=tenant, brand=pending.brand, platform=pending.platform
         )
     return account_connected(account=account, **fields)
 

@@ -37,6 +37,12 @@ class DialectForm(forms.Form):
     dialect = forms.ChoiceField(choices=SandboxTenant.Dialect.choices)
 
 
+class ListEndForm(forms.Form):
+    """How the last page of a list ends: `next_cursor: ""` or no cursor."""
+
+    list_end = forms.ChoiceField(choices=SandboxTenant.ListEnd.choices)
+
+
 class SwitchForm(forms.Form):
     """On/off switches (billing past due, key revoked)."""
 

@@ -9,15 +9,18 @@ from typing import Any
 from sandbox.models import SandboxAccount
 from socialapi.platforms import platform_name
 
+# Display names as people really type them: ampersands, accents, emoji, quotes, CJK,
+# right-to-left text and HTML (every page must escape them).
 BUSINESSES = (
     "Harbor & Pine",
-    "Luma Studio",
-    "Fern Street Bakery",
-    "Atlas Outdoor",
-    "Nova Fitness",
+    "Luma <Studio>",
+    "Fern Street Bakery 🥐",
+    "Atlas “Outdoor” Co.",
+    "Nova Fitness 💪🏽",
     "Copper Kettle Café",
-    "Bright Lane Books",
-    "Juniper Florals",
+    "Bright Lane Books 本屋",
+    "Juniper Florals <b>Fleurs</b>",
+    "مقهى Oasis Café",
 )
 LOCATIONS = ("Downtown", "Riverside", "Old Town", "Airport")
 PAGE_CATEGORIES = ("Local business", "Bakery", "Shopping & retail", "Brand")

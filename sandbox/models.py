@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from django.db import models
@@ -11,12 +12,23 @@ FREE_STORAGE_BYTES = 104_857_600
 UNLIMITED = -1
 
 
+def list_end_pick() -> str:
+    """New tenants get either end-of-list form, so every test run meets both."""
+    return random.choice(SandboxTenant.ListEnd.values)
+
+
 class SandboxTenant(models.Model):
     """One SocialAPI account: an API key, a plan, its allowances and its fault switches."""
 
     class Dialect(models.TextChoices):
         CURRENT = "current", "Current (nested errors)"
         LEGACY = "legacy", "Legacy (flat errors, code + exchange)"
+
+    class ListEnd(models.TextChoices):
+        """How the last page of a cursor-paged list says so (the docs allow both)."""
+
+        EMPTY = "empty", 'next_cursor: ""'
+        MISSING = "missing", "no next_cursor"
 
     name = models.CharField(max_length=100, unique=True)
     email = models.EmailField(blank=True)
@@ -25,6 +37,7 @@ class SandboxTenant(models.Model):
     key_revoked = models.BooleanField(default=False)
     plan = models.CharField(max_length=20, default="free")
     dialect = models.CharField(max_length=10, choices=Dialect.choices, default=Dialect.CURRENT)
+    list_end = models.CharField(max_length=10, choices=ListEnd.choices, default=list_end_pick)
 
     storage_limit_bytes = models.BigIntegerField(default=FREE_STORAGE_BYTES)
     posts_used = models.IntegerField(default=0)
@@ -74,6 +87,23 @@ class SandboxTenant(models.Model):
     def is_free(self) -> bool:
         """Only the free plan enforces the monthly post and interaction limits."""
         return self.plan == "free"
+
+
+class SandboxWorld(models.Model):
+    """Sandbox-wide switches (one row): what answers that belong to no tenant look like.
+
+    A call with a missing or unknown key, or to a path upstream does not have, has no
+    tenant whose dialect could apply; upstream answers it in the dialect its API speaks.
+    """
+
+    dialect = models.CharField(
+        max_length=10,
+        choices=SandboxTenant.Dialect.choices,
+        default=SandboxTenant.Dialect.CURRENT,
+    )
+
+    def __str__(self) -> str:
+        return f"sandbox world ({self.dialect})"
 
 
 class SandboxBrand(models.Model):

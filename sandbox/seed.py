@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from sandbox.eventlog import event_build
-from sandbox.ids import prefixed
+from sandbox.ids import login_id_new, prefixed, ulid
 from sandbox.models import (
     SandboxAccount,
     SandboxBrand,
@@ -26,27 +27,41 @@ STORAGE_SHARE = 0.90
 MEDIA_COUNT = 300
 IG_REASON = "The Instagram access token expired: the account owner changed their password."
 LI_REASON = "The user removed SocialAPI's access in their LinkedIn settings."
-# (brand index, platform, name, username, extra fields)
+# (brand index, platform, name, username, extra fields). Names are as awkward as real
+# ones: emoji, accents, right-to-left text, quotes, ampersands and HTML people type into
+# display names (pages must escape them). Account ids come in both documented shapes.
 ACCOUNTS: tuple[tuple[int, str, str, str, dict[str, object]], ...] = (
-    (0, "instagram", "Demo Co", "democo", {"reconnect_reason": IG_REASON}),
-    (0, "facebook", "Dana Whitfield", "dana.whitfield", {"page_name": "Demo Co"}),
-    (0, "threads", "Demo Co", "democo", {}),
-    (0, "tiktok", "Demo Co", "democo.official", {}),
-    (0, "youtube", "Demo Co", "democo-channel", {}),
-    (0, "linkedin_page", "Demo Co", "demo-co", {}),
-    (0, "twitter", "Demo Co", "DemoCoHQ", {}),
-    (0, "pinterest", "Demo Co", "democo", {}),
-    (1, "instagram", "Demo Co Kitchen", "democo.kitchen", {}),
-    (1, "linkedin", "Dana Whitfield", "dana-whitfield", {"reconnect_reason": LI_REASON}),
-    (1, "google", "Demo Co Kitchen (Downtown)", "Demo Co Kitchen (Downtown)", {}),
-    (1, "telegram", "Demo Co Kitchen bot", "democo_kitchen_bot", {"credentials_valid": False}),
-    (1, "whatsapp", "Demo Co Kitchen", "+44 20 7946 0321", {}),
+    (0, "instagram", "Demo Co ☕ Café", "democo", {"reconnect_reason": IG_REASON}),
+    (
+        0,
+        "facebook",
+        "Dana Whitfield-Núñez",
+        "dana.whitfield",
+        {"page_name": "Demo Co <Official> & Friends"},
+    ),
+    (0, "threads", "Demo Co 🧵", "democo", {}),
+    (0, "tiktok", "Demo Co <b>TikTok</b> 🎵", "democo.official", {"id": "acc_7k2m9qx4tz"}),
+    (0, "youtube", "Demo Co — “Behind the Scenes” 🎬", "democo-channel", {}),
+    (0, "linkedin_page", "Demo Co GmbH & Co. KG", "demo-co", {}),
+    (0, "twitter", "Demo Co <script>alert(1)</script>", "DemoCoHQ", {}),
+    (0, "pinterest", "Demo Co 家居 · Home", "democo", {"id": "acc_p1n73r35t0"}),
+    (1, "instagram", "Demo Co Kitchen 🍜", "democo.kitchen", {}),
+    (1, "linkedin", "Dana Whitfield ✔︎", "dana-whitfield", {"reconnect_reason": LI_REASON}),
+    (
+        1,
+        "google",
+        "Demo Co Kitchen (Downtown) — Café & Bar",
+        "Demo Co Kitchen (Downtown) — Café & Bar",
+        {"platform_account_id": "accounts/1084457781/locations/5521993870"},
+    ),
+    (1, "telegram", "Demo Co Kitchen bot 🤖", "democo_kitchen_bot", {"credentials_valid": False}),
+    (1, "whatsapp", "مطبخ Demo Co Kitchen", "+44 20 7946 0321", {}),
 )
 MEDIA_KINDS = (  # content type, extension, weight, min bytes, max bytes, name stems
-    ("image/jpeg", "jpg", 55, 90_000, 900_000, ("IMG_", "product-shot-", "team-", "menu-")),
-    ("image/png", "png", 20, 60_000, 1_200_000, ("story-bg-", "banner-", "logo-v")),
-    ("image/gif", "gif", 15, 150_000, 1_800_000, ("promo-loop-", "reaction-")),
-    ("video/mp4", "mp4", 10, 1_500_000, 4_500_000, ("reel-", "teaser-", "behind-the-scenes-")),
+    ("image/jpeg", "jpg", 55, 90_000, 900_000, ("IMG_", "product-shot-", "team-", "menu-été-")),
+    ("image/png", "png", 20, 60_000, 1_200_000, ("story-bg-", "banner <v2>-", "logo-v")),
+    ("image/gif", "gif", 15, 150_000, 1_800_000, ("promo-loop-", "reaction 😂 ")),
+    ("video/mp4", "mp4", 10, 1_500_000, 4_500_000, ("reel-", "teaser & trailer-", "縮圖-")),
 )
 
 
@@ -72,7 +87,7 @@ def _accounts(
         if account.reconnect_reason:
             account.status = SandboxAccount.Status.RECONNECT_REQUIRED
         if platform == "facebook":
-            account.login_id = prefixed("lgn", connected)
+            account.login_id = login_id_new(connected)
             account.metadata = {"page_ids": [account.platform_account_id]}
         accounts.append(account)
     return SandboxAccount.objects.bulk_create(accounts)
@@ -119,7 +134,8 @@ def _posts(
     for index in range(25):
         when = now + timedelta(days=rng.uniform(0.5, 21), minutes=index)
         post = SandboxPost(
-            id=prefixed("p"),
+            # Post ids: `p_01HZ…`, and the bare ULID the OpenAPI examples also show.
+            id=prefixed("p") if index % 3 else ulid(),
             tenant=tenant,
             status="scheduled",
             scheduled_at=when,
@@ -257,12 +273,18 @@ def sandbox_demo_seed(
     brands = SandboxBrand.objects.bulk_create(
         [
             SandboxBrand(
-                id=prefixed("b"),
+                id=brand_id,
                 tenant=tenant,
                 name=brand_name,
                 created_at=now - timedelta(days=300 - 60 * index),
             )
-            for index, brand_name in enumerate((name, f"{name} Kitchen"))
+            # Brand ids in both shapes: `b_01HZ…` and a bare UUID.
+            for index, (brand_id, brand_name) in enumerate(
+                (
+                    (prefixed("b"), f"{name} «Main»"),
+                    (str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"{name} Kitchen & Bar"),
+                )
+            )
         ]
     )
     accounts = _accounts(tenant, brands, now, rng)

@@ -7,6 +7,7 @@ than one workspace to triage, and exercises the legacy error dialect end to end.
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -17,12 +18,18 @@ from sandbox.ids import prefixed
 from sandbox.models import SandboxAccount, SandboxBrand, SandboxEvent, SandboxMedia, SandboxTenant
 from sandbox.services import sandbox_tenant_create, webhook_configure
 
+# Names with emoji, accents, CJK and HTML; ids in both documented shapes (see seed.py).
 ACCOUNTS = (
-    ("instagram", "Northwind Coffee", "northwind.coffee"),
-    ("facebook", "Northwind Coffee", "northwindcoffee"),
-    ("linkedin_page", "Northwind Agency", "northwind-agency"),
-    ("youtube", "Northwind Studio", "northwind-studio"),
-    ("google", "Northwind Coffee (Harbour St)", "Northwind Coffee (Harbour St)"),
+    ("acc_n0rthw1nd1g", "instagram", "Northwind Coffee ☕", "northwind.coffee"),
+    ("", "facebook", "Northwind Coffee & Roastery <HQ>", "northwindcoffee"),
+    ("", "linkedin_page", "Northwind Agency — Ünïcødé Ltd.", "northwind-agency"),
+    ("", "youtube", "Northwind Studio 🎥 <i>live</i>", "northwind-studio"),
+    (
+        "acc_h4rb0urst2",
+        "google",
+        "Northwind Coffee (Harbour St) 北风",
+        "Northwind Coffee (Harbour St) 北风",
+    ),
 )
 
 
@@ -40,10 +47,15 @@ def sandbox_agency_seed(
     webhook_configure(tenant=tenant, url=webhook_url, secret=webhook_secret)
     now = timezone.now()
     rng = random.Random(1999)
-    brand = SandboxBrand.objects.create(id=prefixed("b"), tenant=tenant, name=name, created_at=now)
+    brand = SandboxBrand.objects.create(
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        tenant=tenant,
+        name=f"{name} 🌬️",
+        created_at=now,
+    )
     accounts = SandboxAccount.objects.bulk_create(
         SandboxAccount(
-            id=prefixed("acc", now - timedelta(days=90 + index)),
+            id=account_id or prefixed("acc", now - timedelta(days=90 + index)),
             tenant=tenant,
             brand=brand,
             platform=platform,
@@ -52,7 +64,7 @@ def sandbox_agency_seed(
             connected_at=now - timedelta(days=90 + index),
             platform_account_id=str(rng.randint(10**15, 10**16 - 1)),
         )
-        for index, (platform, account_name, username) in enumerate(ACCOUNTS)
+        for index, (account_id, platform, account_name, username) in enumerate(ACCOUNTS)
     )
     SandboxMedia.objects.bulk_create(
         SandboxMedia(
@@ -66,8 +78,8 @@ def sandbox_agency_seed(
         for stem, ext, ctype, low, high in [
             rng.choice(
                 (
-                    ("latte-art", "jpg", "image/jpeg", 300_000, 2_500_000),
-                    ("harbour-reel", "mp4", "video/mp4", 8_000_000, 30_000_000),
+                    ("latte-art «crème»", "jpg", "image/jpeg", 300_000, 2_500_000),
+                    ("harbour-reel <final> & v2", "mp4", "video/mp4", 8_000_000, 30_000_000),
                 )
             )
         ]

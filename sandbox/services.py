@@ -19,6 +19,8 @@ from sandbox.models import (
     SandboxAccount,
     SandboxMedia,
     SandboxTenant,
+    SandboxWorld,
+    list_end_pick,
 )
 from sandbox.webhooks import webhook_paused_resend, webhook_queue
 from socialapi.platforms import PLATFORMS, auth_kind, platform_name
@@ -69,8 +71,12 @@ def sandbox_tenant_create(
     dialect: str = "current",
     storage_limit: int | None = None,
     email: str = "",
+    list_end: str | None = None,
 ) -> SandboxTenant:
-    """A new tenant (SocialAPI account) with a fresh API key and an empty library."""
+    """A new tenant (SocialAPI account) with a fresh API key and an empty library.
+
+    `list_end` (how the last page of a list ends) is picked at random when not given.
+    """
     name = name.strip()
     if not name or len(name) > 100:
         raise SandboxError("Give the tenant a name of 1 to 100 characters.")
@@ -78,6 +84,8 @@ def sandbox_tenant_create(
         raise SandboxError(f"Unknown plan {plan!r}: use one of {', '.join(PLANS)}.")
     if dialect not in SandboxTenant.Dialect.values:
         raise SandboxError("The dialect is 'current' or 'legacy'.")
+    if list_end is not None and list_end not in SandboxTenant.ListEnd.values:
+        raise SandboxError("A list ends with 'empty' (next_cursor: \"\") or 'missing'.")
     if SandboxTenant.objects.filter(name=name).exists():
         raise SandboxError(f"A tenant named {name!r} already exists.")
     limits = plan_limits(plan)
@@ -91,6 +99,7 @@ def sandbox_tenant_create(
         api_key=api_key_new(),
         plan=plan,
         dialect=dialect,
+        list_end=list_end or list_end_pick(),
         period_start=now,
         period_end=now + PERIOD,
         **limits,
@@ -162,6 +171,31 @@ def dialect_set(*, tenant: SandboxTenant, dialect: str) -> SandboxTenant:
     tenant.dialect = dialect
     tenant.save(update_fields=["dialect"])
     return tenant
+
+
+def list_end_set(*, tenant: SandboxTenant, list_end: str) -> SandboxTenant:
+    """End the last page of lists with `next_cursor: ""` (empty) or without it (missing)."""
+    if list_end not in SandboxTenant.ListEnd.values:
+        raise SandboxError("A list ends with 'empty' (next_cursor: \"\") or 'missing'.")
+    tenant.list_end = list_end
+    tenant.save(update_fields=["list_end"])
+    return tenant
+
+
+def world_get() -> SandboxWorld:
+    """The sandbox-wide switches (created on first use)."""
+    world, _ = SandboxWorld.objects.get_or_create(pk=1)
+    return world
+
+
+def world_dialect_set(*, dialect: str) -> SandboxWorld:
+    """The dialect of answers that belong to no tenant: bad or missing key, unknown path."""
+    if dialect not in SandboxTenant.Dialect.values:
+        raise SandboxError("The dialect is 'current' or 'legacy'.")
+    world = world_get()
+    world.dialect = dialect
+    world.save(update_fields=["dialect"])
+    return world
 
 
 def billing_set(*, tenant: SandboxTenant, past_due: bool) -> SandboxTenant:
@@ -262,7 +296,7 @@ def storage_fill(*, tenant: SandboxTenant, percent: float) -> int:
         files.append(
             SandboxMedia(
                 tenant=tenant,
-                filename=f"bulk-import-{now:%Y%m%d}-{n:04d}.jpg",
+                filename=f"bulk-import {now:%Y-%m-%d} #{n:04d} «copie» <v2>.jpg",
                 content_type="image/jpeg",
                 size_bytes=size,
                 created_at=now - timedelta(seconds=n),

@@ -112,5 +112,6 @@ urlpatterns = [
     path("files/<uuid:media_id>", assets.media_file, name="media_file"),
     path("control/", views.control, name="control"),
     path("control/tenants/", views.tenant_create, name="tenant_create"),
+    path("control/world/", views.world_set, name="world_set"),
     path("control/<int:tenant_id>/<slug:action>/", views.control_action, name="control_action"),
 ]

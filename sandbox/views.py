@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import staff_required
 from sandbox import forms as f
 from sandbox import services as s
+from sandbox.checks import world_dialect
 from sandbox.models import SandboxTenant
 from sandbox.posts import post_fail
 from sandbox.selectors import calls_tail, events_tail, tenants_overview
@@ -40,6 +41,14 @@ def _dialect(t: SandboxTenant, d: dict[str, Any]) -> str:
     """Switch the error dialect."""
     s.dialect_set(tenant=t, dialect=d["dialect"])
     return f"Errors now come in the {d['dialect']} dialect."
+
+
+def _list_end(t: SandboxTenant, d: dict[str, Any]) -> str:
+    """Switch how the last page of a list ends."""
+    s.list_end_set(tenant=t, list_end=d["list_end"])
+    if d["list_end"] == SandboxTenant.ListEnd.EMPTY:
+        return 'The last page of a list now says next_cursor: "".'
+    return "The last page of a list now has no next_cursor."
 
 
 def _billing(t: SandboxTenant, d: dict[str, Any]) -> str:
@@ -125,6 +134,7 @@ ACTIONS: dict[str, tuple[type[forms.Form], Apply]] = {
     "faults": (f.FaultsForm, _faults),
     "faults-clear": (f.EmptyForm, _faults_clear),
     "dialect": (f.DialectForm, _dialect),
+    "list-end": (f.ListEndForm, _list_end),
     "billing": (f.SwitchForm, _billing),
     "key": (f.SwitchForm, _key),
     "throttle": (f.ThrottleForm, _throttle),
@@ -149,6 +159,7 @@ def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
         "events": events_tail(),
         "platforms": PLATFORM_CHOICES,
         "base_url": settings.SANDBOX_BASE_URL,
+        "world_dialect": world_dialect(),
     }
     return render(request, "sandbox/control.html", context, status=status)
 
@@ -184,6 +195,24 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Tenant not created. {exc}")
         return _page(request, status=400)
     messages.success(request, f"Tenant {tenant.name} created; its key is {tenant.api_key}.")
+    return redirect("sandbox:control")
+
+
+@require_POST
+@staff_required
+def world_set(request: HttpRequest) -> HttpResponse:
+    """The dialect of answers that belong to no tenant (missing or unknown key)."""
+    form = f.DialectForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise s.SandboxError(_errors(form))
+        world = s.world_dialect_set(dialect=form.cleaned_data["dialect"])
+    except s.SandboxError as exc:
+        messages.error(request, f"Sandbox-wide: nothing changed. {exc}")
+        return _page(request, status=400)
+    messages.success(
+        request, f"Calls without a valid key are now answered in the {world.dialect} dialect."
+    )
     return redirect("sandbox:control")
 
 

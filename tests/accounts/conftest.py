@@ -23,7 +23,7 @@ from accounts.models import AccountStatus, SocialAccount
 from dashboard import upstream
 from dashboard.models import Workspace
 from events.recording import EventInput, error_events_record
-from sandbox.ids import prefixed
+from sandbox.ids import account_id_new, brand_id_new
 from sandbox.models import SandboxAccount, SandboxBrand, SandboxCall, SandboxEvent, SandboxTenant
 from sandbox.seed import sandbox_demo_seed
 from sandbox.services import sandbox_tenant_create
@@ -112,10 +112,15 @@ class Sandbox:
     brand: SandboxBrand
 
     def account(self, platform: str = "instagram", **fields: Any) -> SandboxAccount:
-        values = {"name": f"{platform} account", "username": f"{platform}_user", **fields}
+        # As awkward as real data: HTML and unicode in names, ids of either shape.
+        values = {
+            "name": f"{platform} account <b>Café</b> & Co 🚀",
+            "username": f"{platform}_user",
+            **fields,
+        }
         brand = values.pop("brand", self.brand)
         return SandboxAccount.objects.create(
-            id=prefixed("acc"), tenant=self.tenant, brand=brand, platform=platform, **values
+            id=account_id_new(), tenant=self.tenant, brand=brand, platform=platform, **values
         )
 
     def calls(self, since: int = 0) -> list[tuple[str, str]]:
@@ -131,7 +136,7 @@ def sandbox_for(
     workspace: Workspace, base_url: str, *, dialect: str = "current", name: str = "Acme"
 ) -> Sandbox:
     tenant = sandbox_tenant_create(name=f"{name} sandbox {dialect}", dialect=dialect, plan="pro")
-    brand = SandboxBrand.objects.create(id=prefixed("b"), tenant=tenant, name="Acme main")
+    brand = SandboxBrand.objects.create(id=brand_id_new(), tenant=tenant, name="Acme «main»")
     workspace.api_key = tenant.api_key
     workspace.base_url = base_url
     workspace.dialect = dialect

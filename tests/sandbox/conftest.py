@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sandbox import faults
-from sandbox.ids import prefixed
+from sandbox.ids import account_id_new, brand_id_new, prefixed
 from sandbox.models import (
     SandboxAccount,
     SandboxBrand,
@@ -118,7 +118,7 @@ def dialect_api(request: pytest.FixtureRequest, client: Client, db: Any) -> Api:
 
 
 def brand_make(tenant: SandboxTenant, name: str = "Main brand") -> SandboxBrand:
-    return SandboxBrand.objects.create(id=prefixed("b"), tenant=tenant, name=name)
+    return SandboxBrand.objects.create(id=brand_id_new(), tenant=tenant, name=name)
 
 
 def account_make(
@@ -131,7 +131,7 @@ def account_make(
     brand = brand or SandboxBrand.objects.filter(tenant=tenant).first() or brand_make(tenant)
     values = {"name": f"{platform} account", "username": f"{platform}_user", **fields}
     return SandboxAccount.objects.create(
-        id=prefixed("acc"), tenant=tenant, brand=brand, platform=platform, **values
+        id=account_id_new(), tenant=tenant, brand=brand, platform=platform, **values
     )
 
 

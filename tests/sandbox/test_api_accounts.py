@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import uuid
+
 import pytest
 
-from sandbox.models import SandboxAccount
+from sandbox.ids import account_id_new, brand_id_new
 from sandbox.services import platform_throttle
 from tests.sandbox.conftest import account_make, brand_make
 
@@ -22,6 +25,8 @@ def test_it_lists_live_accounts_with_their_fields(api, tenant, client):
     assert "reconnect_reason" not in by_id[ok.id]
     assert by_id[broken.id]["reconnect_reason"] == "Password changed"
     assert by_id[ok.id]["brand_id"] == ok.brand_id
+    # Like upstream's, items carry fields the OpenAPI file does not list.
+    assert by_id[ok.id]["created_at"].endswith("Z")
     avatar = client.get(by_id[ok.id]["profile_picture_url"])
     assert avatar.status_code == 200 and avatar["Content-Type"] == "image/svg+xml"
 
@@ -132,10 +137,14 @@ def test_a_throttle_only_hits_that_platform(api, tenant):
     assert api.get(f"/accounts/{account.id}/limits").status_code == 200
 
 
-def test_accounts_have_ulid_like_ids(tenant):
-    account = account_make(tenant)
-    assert account.id.startswith("acc_") and len(account.id) == 30
-    assert SandboxAccount.objects.filter(pk=account.id).exists()
+def test_new_ids_come_in_every_shape_the_docs_show():
+    rng = random.Random(7)
+    accounts = {account_id_new(rng=rng) for _ in range(40)}
+    assert all(a.startswith("acc_") and len(a) <= 40 for a in accounts)
+    assert {len(a) for a in accounts} == {14, 30}  # acc_abc… and acc_<ULID>
+    brands = {brand_id_new(rng=rng) for _ in range(40)}
+    assert any(b.startswith("b_") for b in brands)
+    assert any(str(uuid.UUID(b)) == b for b in brands if not b.startswith("b_"))
 
 
 def test_it_lists_brands_with_their_live_account_counts(api, tenant):

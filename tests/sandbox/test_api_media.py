@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sandbox import api_media
 from sandbox.models import SandboxMedia
 from sandbox.selectors import call_count, delete_calls_by_media
-from sandbox.services import sandbox_tenant_create
+from sandbox.services import list_end_set, sandbox_tenant_create
 from tests.sandbox.conftest import Api, account_make, media_make, post_make
 
 
@@ -37,7 +37,7 @@ def test_it_keeps_paging_while_items_are_deleted(api, tenant):
         assert api.delete(f"/media/{item['id']}").status_code == 204
     second = api.get("/media", query={"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [item["id"] for item in second["data"]] == [str(m.id) for m in media[2:]]
-    assert "next_cursor" not in second
+    assert not second.get("next_cursor")
 
 
 def test_it_lists_only_ready_undeleted_media_of_the_tenant(api, tenant, legacy_tenant):
@@ -56,6 +56,8 @@ def test_it_lists_only_ready_undeleted_media_of_the_tenant(api, tenant, legacy_t
         "status",
         "url",
         "created_at",
+        "updated_at",  # fields the OpenAPI file does not list, as upstream sends them
+        "thumbnail_url",
     }
     assert item["status"] == "ready" and item["created_at"].endswith("Z")
 
@@ -208,3 +210,22 @@ def test_a_test_can_count_delete_calls_per_media_id(api, tenant):
     api.delete(f"/media/{b.id}")
     assert call_count(method="DELETE", media_id=str(a.id)) == 3
     assert delete_calls_by_media() == {str(a.id): 3, str(b.id): 1}
+
+
+@pytest.mark.parametrize(("end", "expected"), [("empty", ""), ("missing", None)])
+def test_the_last_page_ends_the_way_the_tenant_does(api, tenant, end, expected):
+    """Upstream ends a list with `next_cursor: ""` or with no cursor: the docs allow both."""
+    list_end_set(tenant=tenant, list_end=end)
+    media_make(tenant, 3)
+    first = api.get("/media", query={"limit": 2}).json()
+    assert first["next_cursor"]
+    last = api.get("/media", query={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert len(last["data"]) == 1 and last.get("next_cursor") == expected
+    assert ("next_cursor" in last) is (expected is not None)
+
+
+def test_new_tenants_end_their_lists_either_way(db):
+    ends = {sandbox_tenant_create(name=f"Tenant {n}").list_end for n in range(64)}
+    assert ends == {"empty", "missing"}
+    pinned = sandbox_tenant_create(name="Pinned", list_end="empty")
+    assert pinned.list_end == "empty"

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from sandbox.checks import world_dialect
 from sandbox.models import SandboxAccount, SandboxMedia, SandboxTenant
 from sandbox.services import sandbox_tenant_create
 from tests.sandbox.conftest import account_make, post_make
@@ -146,3 +147,15 @@ def test_without_tenants_status_says_so(db):
     assert "No tenants" in run("status")
     with pytest.raises(CommandError, match="no sandbox tenant"):
         run("reset")
+
+
+def test_list_end_and_world_dialect_switch_from_the_terminal(tenant):
+    assert 'next_cursor ""' in run("list-end", "empty")
+    assert SandboxTenant.objects.get(pk=tenant.pk).list_end == "empty"
+    assert "no next_cursor" in run("list-end", "missing")
+    assert SandboxTenant.objects.get(pk=tenant.pk).list_end == "missing"
+    assert "legacy dialect" in run("world-dialect", "legacy")
+    assert world_dialect() == "legacy"
+    assert "Calls without a valid key: legacy dialect." in run("status")
+    with pytest.raises(CommandError):
+        run("world-dialect", "klingon")

@@ -202,3 +202,29 @@ def test_a_bad_tenant_is_not_created(as_support, tenant, data):
     response = as_support.post(reverse("sandbox:tenant_create"), data)
     assert response.status_code == 400 and b"message-error" in response.content
     assert SandboxTenant.objects.count() == 1
+
+
+@pytest.mark.parametrize("end", ["empty", "missing"])
+def test_support_can_switch_how_a_tenants_lists_end(as_support, tenant, api, end):
+    media_make(tenant, 1)
+    response = as_support.post(action_url(tenant, "list-end"), {"list_end": end})
+    assert response.status_code == 302 and fresh(tenant).list_end == end
+    assert api.get("/media").json().get("next_cursor", None) == ("" if end == "empty" else None)
+    bad = as_support.post(action_url(tenant, "list-end"), {"list_end": "sometimes"})
+    assert bad.status_code == 400 and fresh(tenant).list_end == end
+
+
+def test_support_can_switch_the_dialect_of_calls_without_a_tenant(as_support, api):
+    page = as_support.get(CONTROL).content.decode()
+    assert "Calls without a tenant" in page
+    response = as_support.post(reverse("sandbox:world_set"), {"dialect": "legacy"})
+    assert response.status_code == 302
+    assert api.get("/accounts", key="sapi_key_unknown").json()["code"] == "unauthorized"
+    bad = as_support.post(reverse("sandbox:world_set"), {"dialect": "klingon"})
+    assert bad.status_code == 400 and b"nothing changed" in bad.content
+    assert api.get("/accounts", key=None).json()["code"] == "unauthorized"
+
+
+def test_members_cannot_switch_the_sandbox_wide_dialect(as_admin, api):
+    assert as_admin.post(reverse("sandbox:world_set"), {"dialect": "legacy"}).status_code == 403
+    assert api.get("/accounts", key=None).json()["error"]["code"] == "auth.missing_header"

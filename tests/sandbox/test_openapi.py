@@ -1,15 +1,10 @@
-"""Every sandbox answer, success or error, validated against SocialAPI's own OpenAPI file.
-
-`socialapi-openapi-subset.json` holds the paths the sandbox implements and the schemas
-they use, copied verbatim from upstream's openapi.json (MIT). Success bodies are checked
-strictly (no field the spec does not list); errors against `api_endpoints.ErrorResponse`.
-"""
+"""Every sandbox answer, success or error, validated against SocialAPI's own OpenAPI file
+(the vendored subset: see `tests/sandbox/spec.py`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -23,49 +18,14 @@ from sandbox.services import (
     billing_set,
     dialect_set,
     faults_set,
+    list_end_set,
     platform_throttle,
+    world_dialect_set,
 )
 from tests.sandbox.conftest import Api, account_make, brand_make, media_make, post_make
+from tests.sandbox.spec import SCHEMAS, SPEC, check, resolve, template_for
 
-SUBSET = Path(__file__).with_name("socialapi-openapi-subset.json")
-SPEC = json.loads(SUBSET.read_text())
 UPSTREAM = Path("/work/shared/socialapi/openapi.json")
-SCHEMAS = SPEC["components"]["schemas"]
-
-
-def resolve(node: Any, *, strict: bool) -> Any:
-    """Inline `$ref`s; in strict mode objects allow no properties beyond the listed ones."""
-    if isinstance(node, list):
-        return [resolve(item, strict=strict) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return resolve(SCHEMAS[node["$ref"].split("/")[-1]], strict=strict)
-    out = {key: resolve(value, strict=strict) for key, value in node.items()}
-    if strict and "properties" in out and "additionalProperties" not in out:
-        out["additionalProperties"] = False
-    return out
-
-
-def check(response: Any, method: str, template: str) -> None:
-    """Assert the answer is one the spec allows for that operation."""
-    operation = SPEC["paths"][template][method.lower()]
-    status = response.status_code
-    if 200 <= status < 300:
-        declared = operation["responses"].get(str(status))
-        assert declared, (
-            f"{method} {template} answered {status}; spec: {list(operation['responses'])}"
-        )
-        content = declared.get("content")
-        if content is None:
-            assert response.content == b""
-            return
-        schema = resolve(content["application/json"]["schema"], strict=True)
-    else:
-        schema = resolve({"$ref": "#/components/schemas/api_endpoints.ErrorResponse"}, strict=False)
-        body = response.json()
-        assert isinstance(body["error"]["code"], str) and body["error"]["message"]
-    OAS30Validator(schema).validate(response.json())
 
 
 @pytest.fixture
@@ -230,3 +190,77 @@ def test_the_checker_itself_rejects_an_invented_field():
     bad = {"used_bytes": 1, "limit_bytes": 2, "count": 3, "extra": 1}
     with pytest.raises(Exception, match="extra"):
         OAS30Validator(schema).validate(bad)
+
+
+@pytest.mark.parametrize("end", ["empty", "missing"])
+def test_last_pages_follow_the_spec_whichever_way_they_end(api, world, tenant, end):
+    list_end_set(tenant=tenant, list_end=end)
+    youtube = account_make(tenant, "youtube")
+    post_make(tenant, [youtube, world["ig"]])
+    for path in ("/media", "/events", "/posts"):
+        answer = api.get(path, query={"limit": 100})
+        check(answer, "GET", path)
+        body = answer.json()
+        ending = body if path == "/media" else body["pagination"]
+        assert ending.get("next_cursor", "absent") == ("" if end == "empty" else "absent")
+
+
+def test_post_targets_on_every_platform_follow_the_spec(api, tenant):
+    accounts = [account_make(tenant, platform) for platform in ("youtube", "twitter", "telegram")]
+    post_make(tenant, accounts)
+    answer = api.get("/posts")
+    check(answer, "GET", "/posts")
+    (post,) = answer.json()["data"]
+    assert [t["platform"] for t in post["targets"]] == ["youtube", "twitter", "telegram"]
+
+
+def test_legacy_answers_follow_the_spec_and_the_seed_page(legacy_api, legacy_tenant):
+    account = account_make(legacy_tenant, "instagram", status="reconnect_required")
+    media_make(legacy_tenant, 2)
+    for path in ("/accounts", "/media", "/media/storage", "/usage", "/users/me", "/events"):
+        check(legacy_api.get(path), "GET", path, dialect="legacy")
+    limits = legacy_api.get(f"/accounts/{account.id}/limits")
+    assert limits.status_code == 401
+    check(limits, "GET", "/accounts/{id}/limits", dialect="legacy")
+    world_dialect_set(dialect="legacy")
+    check(legacy_api.get("/accounts", key="sapi_key_bad"), "GET", "/accounts", dialect="legacy")
+
+
+def test_the_checker_allows_upstreams_extra_fields_only_where_upstream_sends_them():
+    account = {"id": "acc_1", "created_at": "2026-01-01T00:00:00Z", "platform_account_id": "1"}
+    OAS30Validator(
+        resolve(
+            {"$ref": "#/components/schemas/social-api_ai_core_api_connectors_base.Account"},
+            strict=True,
+        )
+    ).validate(account)
+    storage = resolve(
+        {"$ref": "#/components/schemas/api_endpoints.StorageUsageResponse"}, strict=True
+    )
+    with pytest.raises(Exception, match="created_at"):
+        OAS30Validator(storage).validate({"used_bytes": 1, "created_at": "x"})
+    target = resolve({"$ref": "#/components/schemas/api_endpoints.PostTargetResponse"}, strict=True)
+    OAS30Validator(target).validate({"platform": "youtube"})
+    with pytest.raises(Exception, match="myspace"):
+        OAS30Validator(target).validate({"platform": "myspace"})
+
+
+def test_concrete_paths_find_their_template():
+    assert template_for("/v1/media/storage") == "/media/storage"
+    assert template_for("/v1/media/0b6f…") == "/media/{id}"
+    assert template_for("/accounts/acc_1/limits") == "/accounts/{id}/limits"
+    with pytest.raises(AssertionError):
+        template_for("/v1/accounts/acc_1/nothing")
+
+
+def test_calls_to_no_endpoint_answer_the_specs_error_shape(api, world):
+    error = resolve({"$ref": "#/components/schemas/api_endpoints.ErrorResponse"}, strict=False)
+    for method, path in (("GET", f"/accounts/{world['ig'].id}"), ("PATCH", "/media/storage")):
+        answer = api.call(method, path)
+        assert answer.status_code == 404
+        OAS30Validator(error).validate(answer.json())
+        assert answer.json()["error"]["code"] == "resource.not_found"
+    for key in (None, "sapi_key_unknown"):
+        answer = api.get("/nowhere", key=key)
+        assert answer.status_code == 404
+        OAS30Validator(error).validate(answer.json())

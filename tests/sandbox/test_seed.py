@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from sandbox.models import SandboxAccount, SandboxEvent, SandboxMedia, SandboxPost
+from sandbox.models import (
+    SandboxAccount,
+    SandboxBrand,
+    SandboxEvent,
+    SandboxMedia,
+    SandboxPost,
+)
 from sandbox.seed import sandbox_demo_seed
+from sandbox.seed_agency import sandbox_agency_seed
 from sandbox.services import sandbox_tenant_create
 from tests.sandbox.conftest import Api
 
@@ -90,3 +98,47 @@ def test_it_creates_bare_tenants_for_tests(db):
     assert (tenant.plan, tenant.dialect, tenant.storage_limit_bytes) == ("pro", "legacy", 500)
     assert tenant.api_key.startswith("sapi_key_") and len(tenant.api_key) == 71
     assert tenant.posts_limit == -1
+
+
+AWKWARD = re.compile(r"[^\x00-\x7f]|[<>&\"“”]")
+ULID_ID = re.compile(r"^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$")
+UUID_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+@pytest.fixture
+def both_seeds(demo):
+    agency = sandbox_agency_seed(webhook_url=HOOK, webhook_secret="s")
+    return [demo, agency]
+
+
+def test_every_seeded_name_is_as_awkward_as_real_ones(both_seeds):
+    accounts = SandboxAccount.objects.filter(tenant__in=both_seeds)
+    names = [a.name for a in accounts] + [a.page_name for a in accounts if a.page_name]
+    names += list(SandboxBrand.objects.filter(tenant__in=both_seeds).values_list("name", flat=True))
+    assert names and all(AWKWARD.search(name) for name in names), [
+        name for name in names if not AWKWARD.search(name)
+    ]
+    assert any("<" in name and ">" in name for name in names)
+    assert any("\u0600" <= char <= "\u06ff" for name in names for char in name)  # right to left
+    files = SandboxMedia.objects.filter(tenant__in=both_seeds).values_list("filename", flat=True)
+    assert any("<" in f for f in files) and any(not f.isascii() for f in files)
+
+
+def test_seeded_ids_come_in_every_documented_shape(both_seeds):
+    accounts = list(SandboxAccount.objects.filter(tenant__in=both_seeds))
+    assert any(ULID_ID.match(a.id) for a in accounts)
+    assert any(a.id.startswith("acc_") and not ULID_ID.match(a.id) for a in accounts)
+    brands = list(SandboxBrand.objects.filter(tenant__in=both_seeds).values_list("id", flat=True))
+    assert any(UUID_ID.match(b) for b in brands) and any(b.startswith("b_") for b in brands)
+    logins = [a.login_id for a in accounts if a.login_id]
+    assert logins and all(login.startswith("cred_") for login in logins)
+    posts = SandboxPost.objects.filter(tenant__in=both_seeds).values_list("id", flat=True)
+    assert any(p.startswith("p_") for p in posts) and any("_" not in p for p in posts)
+    google = next(a for a in accounts if a.platform == "google" and a.tenant == both_seeds[0])
+    assert google.platform_account_id.startswith("accounts/")
+
+
+def test_the_api_lists_seeded_names_verbatim_with_fields_the_spec_does_not_list(demo, client):
+    listed = Api(client, demo.api_key).get("/accounts").json()["data"]
+    assert "Demo Co <script>alert(1)</script>" in {a["name"] for a in listed}
+    assert all("created_at" in a for a in listed)

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sandbox import services as s
+from sandbox.checks import world_dialect
 from sandbox.models import SandboxAccount
 from sandbox.posts import post_fail
 from sandbox.seed import sandbox_demo_seed
@@ -66,6 +67,14 @@ class Command(BaseCommand):
         p.add_argument("--clear", action="store_true", help="switch every fault off first")
         p = command("dialect", "Answer in the current or the legacy dialect.")
         p.add_argument("dialect", choices=["current", "legacy"])
+        p = command("list-end", 'End the last page of lists with next_cursor "" or none.')
+        p.add_argument("list_end", choices=["empty", "missing"])
+        p = sub.add_parser(
+            "world-dialect",
+            help="The dialect of calls with a missing or unknown key (no tenant).",
+            description="The dialect of calls with a missing or unknown key (no tenant).",
+        )
+        p.add_argument("dialect", choices=["current", "legacy"])
         p = command("billing", "Block (past-due) or unblock (ok) every /v1 call but users/me.")
         p.add_argument("state", choices=["past-due", "ok"])
         p = command("key", "Revoke or restore the tenant's API key.")
@@ -105,7 +114,9 @@ class Command(BaseCommand):
         if options.get("tenant"):
             wanted = tenant_find(ref=options["tenant"]).pk
             rows = [row for row in rows if row.tenant.pk == wanted]
-        return "\n\n".join(_describe(row) for row in rows) or "No tenants yet."
+        world = f"Calls without a valid key: {world_dialect()} dialect."
+        blocks = [_describe(row) for row in rows] or ["No tenants yet."]
+        return "\n\n".join([world, *blocks])
 
     def do_reset(self, options: dict[str, Any]) -> str:
         """Switch every fault off."""
@@ -179,6 +190,17 @@ class Command(BaseCommand):
         tenant = s.dialect_set(tenant=self._tenant(options), dialect=options["dialect"])
         return f"{tenant.name}: {tenant.dialect} dialect."
 
+    def do_list_end(self, options: dict[str, Any]) -> str:
+        """Switch how the last page of a list ends."""
+        tenant = s.list_end_set(tenant=self._tenant(options), list_end=options["list_end"])
+        ending = 'next_cursor ""' if tenant.list_end == "empty" else "no next_cursor"
+        return f"{tenant.name}: the last page of a list has {ending}."
+
+    def do_world_dialect(self, options: dict[str, Any]) -> str:
+        """Switch the dialect of calls that belong to no tenant."""
+        world = s.world_dialect_set(dialect=options["dialect"])
+        return f"Calls without a valid key: {world.dialect} dialect."
+
     def do_billing(self, options: dict[str, Any]) -> str:
         """Block or unblock billing."""
         past_due = options["state"] == "past-due"
@@ -239,7 +261,9 @@ def _describe(row: TenantFigures) -> str:
     limit = "unlimited" if t.storage_limit_bytes < 0 else f"{t.storage_limit_bytes:,}"
     throttled = ", ".join(f"{p} until {u[:16]}" for p, u in row.throttles.items())
     lines = [
-        f"{t.name} ({t.plan}, {t.dialect} dialect) key {t.api_key}"
+        f"{t.name} ({t.plan}, {t.dialect} dialect, lists end with "
+        + ('next_cursor "")' if t.list_end == "empty" else "no next_cursor)")
+        + f" key {t.api_key}"
         + (" [REVOKED]" if t.key_revoked else ""),
         f"  billing: {'PAST DUE' if t.billing_blocked else 'ok'}; "
         f"posts {t.posts_used}/{t.posts_limit}; storage {row.used_bytes:,} / {limit} bytes "

@@ -80,7 +80,8 @@ def test_a_link_owner_picks_the_facebook_page_and_the_account_is_fixed(owner, li
     sent = press(owner.get_by_role("button", name="Connect selected"))
     assert sent["origin"] == site
     owner.wait_for_url(f"{site}/oauth/done/")
-    assert "Demo Co (Facebook) is reconnected and active again." in messages(owner)
+    # Named as the admin knew it (awkward characters and all), before the re-check renamed it.
+    assert f"{facebook.label} (Facebook) is reconnected and active again." in messages(owner)
     facebook.refresh_from_db()
     assert facebook.status == AccountStatus.ACTIVE
     assert ReconnectLink.objects.get(account=facebook).used_at is not None
@@ -145,7 +146,7 @@ def test_a_link_owner_who_denies_access_is_told_and_can_use_the_link_again(
     to_consent(owner, site, link)
     approve(owner, site)
     owner.wait_for_url(f"{site}/oauth/done/")
-    assert "Demo Co (Instagram) is reconnected and active again." in messages(owner)
+    assert f"{instagram.label} (Instagram) is reconnected and active again." in messages(owner)
     instagram.refresh_from_db()
     assert instagram.status == AccountStatus.ACTIVE
     assert owner.problems == []

@@ -37,7 +37,9 @@ def test_it_lists_problems_first_with_reason_fix_and_last_error(as_admin, worksp
     html = response.content.decode()
     assert response.status_code == 200
     assert row_ids(html) == [broken.pk, creds.pk, healthy.pk]
-    assert "The owner changed their password." in html  # upstream reconnect_reason reused
+    # Our words and upstream's reconnect_reason, side by side.
+    assert "SocialAPI says: “The owner changed their password.”" in html
+    assert "so SocialAPI can no longer post or read on its behalf" in html
     assert "Press Reconnect and sign in to the platform again" in html  # the fix, from events.fixes
     assert "req_abc123" in html and "account.reconnection_required" in html
     assert "Update the credentials for this account" in html  # the credentials family's fix

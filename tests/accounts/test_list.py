@@ -227,6 +227,20 @@ def test_it_shows_one_accounts_history_and_details(as_admin, workspace, make_acc
     assert SocialAccount.objects.get(pk=account.pk).transitions.count() == 2
 
 
+def test_the_account_page_shows_our_words_and_upstreams_reason_side_by_side(
+    as_admin, workspace, make_account
+):
+    bot = make_account(
+        AccountStatus.CREDENTIALS_INVALID,
+        platform="telegram",
+        status_code="platform.auth",
+        reason="Telegram rejected the bot token.",
+    )
+    html = as_admin.get(reverse("accounts:detail", args=[workspace.slug, bot.pk])).content.decode()
+    assert "The platform rejected the credentials stored for this account" in html
+    assert "SocialAPI says: “Telegram rejected the bot token.”" in html
+
+
 def test_the_account_page_has_constant_queries_whatever_its_history(
     as_admin, workspace, make_account, admin, django_assert_max_num_queries
 ):

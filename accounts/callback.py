@@ -262,7 +262,9 @@ def _selection_begin(
         return _fail(record, request, "missing_connection", _unexpected(record))
     try:
         # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts/pending/{id}
-        pending = upstream(record.workspace).pending_get(connection_id)
+        pending = upstream(record.workspace).pending_get(
+            connection_id, platform=record.account.platform
+        )
     except SocialAPIError as exc:
         return _fail(
             record, request, exc.code, f"The page choice could not be loaded: {error_words(exc)}"
@@ -366,7 +368,9 @@ def reconnect_select(
     try:
         # Reference: https://docs.social-api.ai/api-reference
         #   POST /v1/accounts/pending/{connection_id}/select
-        connected = upstream(record.workspace).pending_select(record.connection_id, **body)
+        connected = upstream(record.workspace).pending_select(
+            record.connection_id, **body, platform=record.account.platform
+        )
     except SocialAPIError as exc:
         if exc.family == Family.SERVER:
             # Nothing was selected upstream as far as we know: let the person try again.

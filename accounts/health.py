@@ -148,7 +148,7 @@ def credentials_probe(*, client: SocialAPI, accounts: Iterable[SocialAccount]) -
     for account in candidates[:CREDENTIAL_PROBES_MAX]:
         try:
             # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts/{id}/limits
-            client.account_limits(account.upstream_id)
+            client.account_limits(account.upstream_id, platform=account.platform)
         except CredentialsInvalid as exc:
             with transaction.atomic():
                 account_status_apply(

@@ -37,6 +37,15 @@ def oauth_callback_url() -> str:
     return settings.SITE_URL + reverse("oauth_callback")
 
 
+def status_for_auth_kind(platform: str, status: str) -> str:
+    """The status as the account's auth kind allows it: an API-key (credentials) platform
+    has no OAuth login to lose, so what would be "reconnect required" is "credentials
+    invalid" there (its only fix is new credentials)."""
+    if status == AccountStatus.RECONNECT_REQUIRED and auth_kind(platform) == "credentials":
+        return AccountStatus.CREDENTIALS_INVALID
+    return status
+
+
 def account_status_apply(
     *,
     account: SocialAccount,
@@ -55,7 +64,10 @@ def account_status_apply(
     break inside one `account_alerts_batched()` block share one email); the alert is keyed
     on the break time, so a later break is alerted afresh. The update is
     conditional on the status we read, so two concurrent syncs record one transition.
+    Every source (events, webhooks, syncs) goes through here, so the status follows the
+    account's auth kind (`status_for_auth_kind`) whoever asked for it.
     """
+    status = status_for_auth_kind(account.platform, status)
     now = at or timezone.now()
     if account.status == status:
         if (code and code != account.status_code) or (reason and reason != account.reason):
@@ -219,7 +231,7 @@ def account_disconnect(*, account: SocialAccount, request: HttpRequest) -> Actio
     workspace = account.workspace
     try:
         # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/accounts/{id}
-        upstream(workspace).account_disconnect(account.upstream_id)
+        upstream(workspace).account_disconnect(account.upstream_id, platform=account.platform)
     except SocialAPIError as exc:
         if exc.code != CODE_GONE:
             return ActionResult(False, f"{account.label} was not disconnected: {error_words(exc)}")

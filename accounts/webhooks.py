@@ -366,7 +366,9 @@ def _on_disconnected(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
                 source="webhook",
                 at=delivery.sent_at,
             )
-            return "marked reconnect required" if changed else "already reconnect required"
+            # An API-key account is marked "credentials invalid" instead (its auth kind).
+            label = AccountStatus(account.status).label.lower()
+            return f"marked {label}" if changed else f"already {label}"
         changed = account_status_apply(
             account=account,
             status=AccountStatus.DISCONNECTED,

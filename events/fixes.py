@@ -1,12 +1,16 @@
 """Words for a person: what an upstream error means and what to do about it.
 
 One table, keyed by family, with a few code-specific overrides. Pages, banners, alerts
-and the diagnostic bundle all read from here instead of checking codes themselves.
+and the diagnostic bundle all read from here instead of checking codes themselves. Our
+words never replace upstream's: wherever a reason is shown, `reason_text` /
+`upstream_said` keep upstream's own message beside them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from socialapi import classify
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ CODE_FIXES: dict[str, Fix] = {
     "account.already_linked": Fix(
         "Already connected",
         "This social account is already connected in another brand or workspace.",
-        "Disconnect it there first, or reconnect the existing account instead.",
+        "Disconnect it there first, or keep using the account already connected.",
     ),
     "media.in_use": Fix(
         "Media in use",
@@ -117,6 +121,22 @@ CODE_FIXES: dict[str, Fix] = {
         "The account is no longer connected upstream.",
         "Connect it again if it was not removed on purpose.",
     ),
+    "platform.insights_scope_missing": Fix(
+        "Reconnect to grant insights",
+        "The account was connected before SocialAPI asked for the insights permission, so "
+        "its statistics cannot be read.",
+        "Press Reconnect and accept the insights permission (or send the owner a reconnect link).",
+    ),
+    "billing.platform_not_available": Fix(
+        "Platform not in the plan",
+        "The SocialAPI plan does not include this platform, so the connection was refused.",
+        "Upgrade the plan in SocialAPI, or connect a platform the plan includes.",
+    ),
+    "billing.brands_limit": Fix(
+        "Brand limit reached",
+        "The SocialAPI plan allows no more brands, so the connection was refused.",
+        "Remove a brand that is no longer used, or upgrade the plan.",
+    ),
     "webhook_verification_failed": Fix(
         "Webhook URL not verified",
         "While registering the webhook, SocialAPI called its URL once (a test ping) and did "
@@ -125,12 +145,69 @@ CODE_FIXES: dict[str, Fix] = {
         "dashboard's public https address, and no proxy or firewall may refuse POSTs to "
         "/webhooks/. Then register again from Settings.",
     ),
+    "platform.private_reply_ineligible": Fix(
+        "Private reply not allowed",
+        "The platform allows one private reply per comment, within 7 days of the comment.",
+        "Reply publicly instead; the account itself is fine.",
+    ),
+    "platform.window_closed": Fix(
+        "Messaging window closed",
+        "The platform lets an account message someone only within 24 hours of their last message.",
+        "Wait for the person to write again, then reply.",
+    ),
+    "platform.permission_denied": Fix(
+        "Refused by the platform",
+        "The platform refused this request for this account; the account stays connected.",
+        "Check what the account is allowed to do on the platform, then try again.",
+    ),
+    "platform.page_cap": Fix(
+        "Facebook Page limit reached",
+        "A brand holds at most 5 Facebook Pages.",
+        "Remove a Page from the brand, or connect this one in another brand.",
+    ),
+    "platform.230": Fix(
+        "Not disclosed by Instagram",
+        "Instagram shares this only for people who messaged the account first; it is not a “no”.",
+        "Nothing to fix: it becomes available once the person messages the account.",
+    ),
+    "platform.media_required": Fix(
+        "Media required",
+        "The platform needs at least one image or video for this post.",
+        "Attach media to the post and send it again.",
+    ),
+    "publishing.delivery.all_failed": Fix(
+        "Post failed on every platform",
+        "Every platform the post targeted refused it.",
+        "See each target's error for its reason.",
+    ),
 }
+
+# The family each code-specific text was written for. A code whose family the platform
+# changed (a "reconnect" code on an API-key platform is "credentials") takes its family's
+# words: "Press Reconnect" would be wrong there.
+_CODE_FAMILIES: dict[str, str] = {code: str(classify(code, None).family) for code in CODE_FIXES}
 
 
 def fix_for(*, family: str, code: str = "") -> Fix:
     """The explanation for a code, falling back to its family, then to 'unknown'."""
-    return CODE_FIXES.get(code) or FAMILY_FIXES.get(family) or FAMILY_FIXES["unknown"]
+    if code in CODE_FIXES and _CODE_FAMILIES[code] == family:
+        return CODE_FIXES[code]
+    return FAMILY_FIXES.get(family) or FAMILY_FIXES["unknown"]
+
+
+def upstream_said(message: str, ours: str = "") -> str:
+    """Upstream's own message, to show beside our words ("" when there is none, or when
+    ours already say it)."""
+    text = " ".join(message.split())
+    if not text or text.lower() in ours.lower():
+        return ""
+    return f"SocialAPI said: “{text}”"
+
+
+def reason_text(*, family: str, code: str, message: str = "") -> str:
+    """Why something failed: what it means in our words, then upstream's own message."""
+    meaning = fix_for(family=family, code=code).meaning
+    return " ".join(part for part in (meaning, upstream_said(message, meaning)) if part)
 
 
 # --- Banners ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ of the project.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -33,7 +34,7 @@ from events.inputs import (
     event_input_clean,
 )
 from events.models import ErrorEvent, ErrorGroup, EventSource
-from socialapi import SocialAPIError
+from socialapi import Family, SocialAPIError, family_for_platform
 
 __all__ = [  # the names other apps use; EventInput and the limits live in events.inputs
     "BODY_LIMIT",
@@ -233,17 +234,40 @@ def _groups_for(workspace: Workspace, events: Sequence[EventInput]) -> dict[str,
     return groups
 
 
-def _account_ids(workspace: Workspace, events: Iterable[EventInput]) -> dict[str, int]:
+def _accounts_named(
+    workspace: Workspace, events: Iterable[EventInput]
+) -> dict[str, tuple[int, str]]:
+    """Upstream id -> (our id, platform) of the mirrored accounts the events name."""
     from accounts.models import SocialAccount
 
     wanted = {e.account_upstream_id for e in events if e.account_upstream_id}
     if not wanted:
         return {}
-    return dict(
-        SocialAccount.objects.filter(workspace=workspace, upstream_id__in=wanted).values_list(
-            "upstream_id", "id"
-        )
+    rows = SocialAccount.objects.filter(workspace=workspace, upstream_id__in=wanted).values_list(
+        "upstream_id", "id", "platform"
     )
+    return {upstream_id: (pk, platform) for upstream_id, pk, platform in rows}
+
+
+_FAMILIES = frozenset(str(f) for f in Family)
+
+
+def _with_account_platform(event: EventInput, accounts: dict[str, tuple[int, str]]) -> EventInput:
+    """An event that names an account but no platform takes the account's.
+
+    A legacy error body names no platform where the current one does (`platform_rate_limit`
+    against `platform.instagram.rate_limit`): with the account's platform both dialects
+    land in the same group and banner. The family then follows the platform's auth kind
+    (an API-key platform never needs an OAuth reconnect).
+    """
+    known = accounts.get(event.account_upstream_id)
+    platform = event.platform or (known[1].lower()[:40] if known else "")
+    family = event.family
+    if platform and family in _FAMILIES:
+        family = str(family_for_platform(family, platform))
+    if (platform, family) == (event.platform, event.family):
+        return event
+    return dataclasses.replace(event, platform=platform, family=family)
 
 
 def _store(workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEvent | None]:
@@ -255,9 +279,9 @@ def _store(workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEven
         positions = _fresh_positions(workspace, events)
         if not positions:
             return outcome
-        fresh = [events[p] for p in positions]
+        accounts = _accounts_named(workspace, [events[p] for p in positions])
+        fresh = [_with_account_platform(events[p], accounts) for p in positions]
         groups = _groups_for(workspace, fresh)
-        accounts = _account_ids(workspace, fresh)
         rows = [
             ErrorEvent(
                 workspace=workspace,
@@ -274,7 +298,9 @@ def _store(workspace: Workspace, events: Sequence[EventInput]) -> list[ErrorEven
                 method=e.method,
                 endpoint=e.endpoint,
                 platform=e.platform,
-                account_id=accounts.get(e.account_upstream_id),
+                account_id=accounts[e.account_upstream_id][0]
+                if e.account_upstream_id in accounts
+                else None,
                 account_upstream_id=e.account_upstream_id,
                 raw_body=e.raw_body,
                 retry_after=e.retry_after,

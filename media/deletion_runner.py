@@ -146,7 +146,8 @@ def bulk_deletion_run(
         senders.close(wait=None if not outstanding else 0.1)
     if stop is not None:
         fix = fix_for(family=stop.family, code=stop.code)
-        reason = f"{fix.title}: {fix.meaning} {fix.action}"
+        # stop.reason: our meaning with upstream's own message beside it.
+        reason = f"{fix.title}: {stop.reason or fix.meaning} {fix.action}"
         if stop.request_id:
             reason += f" (request id {stop.request_id})"
         result = _stop(job, token, stop.code, reason)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from events.fixes import fix_for
+from events.fixes import reason_text
 from media.models import BulkDeletionItem
 from socialapi import Family, SocialAPI, SocialAPIError
 
@@ -48,12 +48,9 @@ class Outcome:
     freed: bool = False
 
 
-def _reason(family: str, code: str, message: str = "") -> str:
-    fix = fix_for(family=family, code=code)
-    text = fix.meaning
-    if message and message not in text:
-        text = f"{text} SocialAPI said: {message}"
-    return text[:2000]
+def _reason(family: str, code: str, message: str) -> str:
+    """Our words for the outcome, with upstream's own message beside them."""
+    return reason_text(family=family, code=code, message=message)[:2000]
 
 
 def delete_one(client: SocialAPI, item: Claimed) -> Outcome:
@@ -66,9 +63,8 @@ def delete_one(client: SocialAPI, item: Claimed) -> Outcome:
         request_id = (exc.request_id or "")[:64]
         if exc.family is Family.CONFLICT:
             # 409 media.in_use: attached to a scheduled post. Not an error of the job.
-            return Outcome(
-                item, State.SKIPPED, family, exc.code, _reason(family, exc.code), request_id
-            )
+            reason = _reason(family, exc.code, exc.message)
+            return Outcome(item, State.SKIPPED, family, exc.code, reason, request_id)
         return Outcome(
             item,
             State.FAILED,

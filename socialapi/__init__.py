@@ -22,6 +22,7 @@ from socialapi.errors import (
     ValidationFailed,
     classify,
     error_from_response,
+    family_for_platform,
     parse_error_body,
 )
 from socialapi.models import (
@@ -124,6 +125,7 @@ __all__ = [
     "auth_kind",
     "classify",
     "error_from_response",
+    "family_for_platform",
     "is_oauth",
     "parse_error_body",
     "platform_name",

@@ -151,15 +151,25 @@ class SocialAPI:
         data = self._get("/brands")
         return [Brand.from_json(item) for item in as_list(as_dict(data).get("data"))]
 
-    def account_disconnect(self, account_id: str) -> None:
-        """Disconnect (soft-delete) an account upstream."""
-        # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/accounts/{id}
-        self._session.request("DELETE", "/accounts/{id}", path_params={"id": account_id})
+    def account_disconnect(self, account_id: str, *, platform: str | None = None) -> None:
+        """Disconnect (soft-delete) an account upstream.
 
-    def account_limits(self, account_id: str) -> dict[str, int]:
-        """Return the platform's remaining-quota map for an account."""
+        `platform` (the account's, when known) goes into any error: see `Session.request`.
+        """
+        # Reference: https://docs.social-api.ai/api-reference — DELETE /v1/accounts/{id}
+        self._session.request(
+            "DELETE", "/accounts/{id}", path_params={"id": account_id}, platform=platform
+        )
+
+    def account_limits(self, account_id: str, *, platform: str | None = None) -> dict[str, int]:
+        """Return the platform's remaining-quota map for an account.
+
+        `platform` (the account's, when known) goes into any error: see `Session.request`.
+        """
         # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts/{id}/limits
-        data = as_dict(self._get("/accounts/{id}/limits", path_params={"id": account_id}))
+        data = as_dict(
+            self._get("/accounts/{id}/limits", path_params={"id": account_id}, platform=platform)
+        )
         return {key: number for key, value in data.items() if (number := as_int(value)) is not None}
 
     def accounts_connect(
@@ -185,7 +195,7 @@ class SocialAPI:
         if metadata:
             body["metadata"] = metadata
         # Reference: https://docs.social-api.ai/api-reference — POST /v1/accounts/connect
-        reply = self._session.request("POST", "/accounts/connect", json=body)
+        reply = self._session.request("POST", "/accounts/connect", json=body, platform=platform)
         return self._connect_result(reply, "current")
 
     def accounts_connect_legacy(
@@ -204,7 +214,7 @@ class SocialAPI:
         if brand_id:
             body["brand_id"] = brand_id
         # Reference: https://docs.social-api.ai/api-reference — POST /v1/accounts/connect
-        reply = self._session.request("POST", "/accounts/connect", json=body)
+        reply = self._session.request("POST", "/accounts/connect", json=body, platform=platform)
         return self._connect_result(reply, "legacy")
 
     def _connect_result(self, reply: Reply, form: str) -> ConnectResult:
@@ -226,18 +236,22 @@ class SocialAPI:
             "metadata": {"redirect_uri": redirect_uri, "state": state},
         }
         # Reference: https://docs.social-api.ai/api-reference — POST /v1/oauth/exchange
-        reply = self._session.request("POST", "/oauth/exchange", json=body, retry=False)
+        reply = self._session.request(
+            "POST", "/oauth/exchange", json=body, retry=False, platform=platform
+        )
         result = ExchangeResult.from_json(self._json(reply))
         if result.kind == "connected" and not (result.account and result.account.account_id):
             raise self._session.invalid_reply(reply, "exchange answer has no account_id")
         return result
 
-    def pending_get(self, connection_id: str) -> PendingConnection:
+    def pending_get(self, connection_id: str, *, platform: str | None = None) -> PendingConnection:
         """Return the pages or profiles to choose from for a pending connection."""
         # Reference: https://docs.social-api.ai/api-reference
         #   GET /v1/accounts/pending/{connection_id}
         data = self._get(
-            "/accounts/pending/{connection_id}", path_params={"connection_id": connection_id}
+            "/accounts/pending/{connection_id}",
+            path_params={"connection_id": connection_id},
+            platform=platform,
         )
         return PendingConnection.from_json(data)
 
@@ -247,6 +261,7 @@ class SocialAPI:
         *,
         page_ids: Sequence[str] | None = None,
         platform_account_id: str | None = None,
+        platform: str | None = None,
     ) -> ConnectedAccount:
         """Finish a pending connection with Facebook pages or one Google profile."""
         if (page_ids is None) == (platform_account_id is None):
@@ -263,6 +278,7 @@ class SocialAPI:
             "/accounts/pending/{connection_id}/select",
             path_params={"connection_id": connection_id},
             json=body,
+            platform=platform,
         )
         account = ConnectedAccount.from_json(self._json(reply))
         if not account.account_id:

@@ -35,9 +35,13 @@ class Family(StrEnum):
 
 F = Family
 
-# THE table. Each row: raw code (either dialect; `platform.<name>.x` is looked up as
-# `platform.x`), HTTP status when the same raw code means two things (else None),
-# normalised (current-dialect, platform-agnostic) code, family, and why.
+# THE table: every code of docs/socialapi.md and of the OpenAPI file. Each row: raw code
+# (either dialect; `platform.<name>.x` is looked up as `platform.x`), HTTP status when the
+# same raw code means two things (else None), normalised (current-dialect,
+# platform-agnostic) code, family, and why. A code the seed page never had comes back with
+# its dotted spelling in a legacy body too, so one row serves both dialects. The family
+# is the one for an OAuth platform (or none known); `family_for_platform` adjusts it for
+# the platform's auth kind. The words for each code are in events/fixes.py.
 CODE_TABLE: tuple[tuple[str, int | None, str, Family, str], ...] = (
     # Legacy flat codes (the seed page) -> current codes.
     ("missing_metadata", None, "validation.field_required", F.VALIDATION, "seed 400"),
@@ -56,6 +60,17 @@ CODE_TABLE: tuple[tuple[str, int | None, str, Family, str], ...] = (
     ("not_supported", None, "resource.not_supported", F.NOT_SUPPORTED, "seed 501"),
     ("-", None, "system.internal", F.SERVER, "seed 500 has no code"),
     # Current dotted codes.
+    ("validation.field_required", None, "validation.field_required", F.VALIDATION, "400"),
+    ("validation.field_invalid", None, "validation.field_invalid", F.VALIDATION, "400"),
+    ("validation.body_invalid", None, "validation.body_invalid", F.VALIDATION, "400"),
+    # POST /v1/webhooks: upstream's reachability ping of the URL failed (flat spelling).
+    (
+        "webhook_verification_failed",
+        None,
+        "webhook_verification_failed",
+        F.VALIDATION,
+        "400 ping failed",
+    ),
     ("auth.missing_header", None, "auth.missing_header", F.API_KEY, "workspace key missing"),
     ("auth.empty_token", None, "auth.empty_token", F.API_KEY, "workspace key empty"),
     ("auth.invalid_key", None, "auth.invalid_key", F.API_KEY, "workspace key invalid/revoked"),
@@ -103,18 +118,49 @@ CODE_TABLE: tuple[tuple[str, int | None, str, Family, str], ...] = (
     ),
     ("billing.brands_limit", None, "billing.brands_limit", F.VALIDATION, "403 plan limit"),
     ("system.internal", None, "system.internal", F.SERVER, "500"),
-    # POST /v1/webhooks: upstream pinged the URL while registering it and got no 2xx.
+    # OpenAPI (POST /v1/posts): every target platform refused the post.
     (
-        "webhook_verification_failed",
+        "publishing.delivery.all_failed",
         None,
-        "webhook_verification_failed",
+        "publishing.delivery.all_failed",
         F.VALIDATION,
-        "400: the registration ping was not answered 2xx",
+        "422 each target says why",
     ),
     # platform.<name>.<suffix>, looked up without the platform name.
     ("platform.rate_limit", None, "platform.rate_limit", F.PLATFORM_THROTTLE, "uses no quota"),
-    # Family adjusted by platforms.py: credentials platforms -> credentials.
+    # On a credentials platform the credentials family (see family_for_platform).
     ("platform.auth", None, "platform.auth", F.RECONNECT, "OAuth token dead"),
+    # OpenAPI: refusals of one request by the platform; the account stays healthy.
+    (
+        "platform.private_reply_ineligible",
+        None,
+        "platform.private_reply_ineligible",
+        F.VALIDATION,
+        "400 one private reply per comment, within 7 days",
+    ),
+    (
+        "platform.window_closed",
+        None,
+        "platform.window_closed",
+        F.VALIDATION,
+        "400 the recipient must write first",
+    ),
+    (
+        "platform.permission_denied",
+        None,
+        "platform.permission_denied",
+        F.VALIDATION,
+        "403 the platform refused this request",
+    ),
+    ("platform.page_cap", None, "platform.page_cap", F.VALIDATION, "403 five Facebook Pages"),
+    ("platform.230", None, "platform.230", F.VALIDATION, "403 Instagram: no consent to disclose"),
+    (
+        "platform.media_required",
+        None,
+        "platform.media_required",
+        F.VALIDATION,
+        "post target: needs media",
+    ),
     # OpenAPI: accounts connected before the scope existed "must be reconnected".
     (
         "platform.insights_scope_missing",
@@ -139,6 +185,13 @@ STATUS_FAMILIES: dict[int, Family] = {
     # No 429: it is either a monthly allowance (never retry) or a platform throttle (retry,
     # banner naming the platform). Without a known code neither can be claimed: unknown.
     501: F.NOT_SUPPORTED,
+}
+
+# What an unrecognised (or missing) code means on an endpoint that can fail only one way
+# with that status: the legacy dialect may name no code the table knows for it.
+ENDPOINT_CODES: dict[tuple[str, str, int], str] = {
+    # OpenAPI: DELETE /v1/media/{id} answers 409 only for media attached to a post.
+    ("DELETE", "/media/{id}", 409): "media.in_use",
 }
 
 _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
@@ -183,6 +236,23 @@ def _family_for_pattern(code: str, status: int | None) -> Family | None:
     return None
 
 
+def family_for_platform(family: Family | str, platform: object) -> Family:
+    """The family of an error once the platform's auth kind is known.
+
+    A credentials (API-key, bot-token) platform has no OAuth login to lose: whatever says
+    "reconnect" for it (`account.reconnection_required`, `invalid_token`, `platform.<x>.auth`)
+    is fixed by new credentials, never by a browser sign-in.
+    """
+    family = Family(family)
+    if family is F.RECONNECT and auth_kind(platform) == "credentials":
+        return F.CREDENTIALS
+    return family
+
+
+def _lookup(code: str, status: int | None) -> tuple[str, Family] | None:
+    return _BY_CODE.get((code, status)) or _BY_CODE.get((code, None))
+
+
 def classify(
     raw_code: str | None,
     status: int | None,
@@ -190,32 +260,39 @@ def classify(
     message: str = "",
     platform: str | None = None,
     dialect: str | None = None,
+    method: str = "",
+    endpoint: str = "",
 ) -> Classification:
-    """Map a raw code (either dialect) and HTTP status to a normalised code and family."""
+    """Map a raw code (either dialect) and HTTP status to a normalised code and family.
+
+    `platform` is the platform the call was for, when the caller knows it (a code that
+    names one wins); `method` and `endpoint` (the template, "/media/{id}") place codes
+    that mean one thing on that endpoint (ENDPOINT_CODES).
+    """
     code = str(raw_code or "").strip().lower()
     slug = canonical_slug(platform) or None
-    if code in ("", "-"):
-        # The seed documents its 500 as "-"; an uncoded legacy 500 means the same.
-        if status == 500 and (code == "-" or dialect == "legacy"):
-            return Classification("system.internal", F.SERVER, slug)
-        return Classification("unknown", _family_for_status(status), slug)
-
     lookup = code
     parts = code.split(".")
     if parts[0] == "platform" and len(parts) >= 3:
         slug = canonical_slug(parts[1]) or slug
         lookup = code = "platform." + ".".join(parts[2:])
 
-    found = _BY_CODE.get((lookup, status)) or _BY_CODE.get((lookup, None))
+    found = _lookup(lookup, status) if code not in ("", "-") else None
+    if found is None and status is not None:
+        implied = ENDPOINT_CODES.get((method.upper(), endpoint, status))
+        found = _lookup(implied, status) if implied else None
     if found is None:
+        if code in ("", "-"):
+            # The seed documents its 500 as "-"; an uncoded legacy 500 means the same.
+            if status == 500 and (code == "-" or dialect == "legacy"):
+                return Classification("system.internal", F.SERVER, slug)
+            return Classification("unknown", _family_for_status(status), slug)
         family = _family_for_pattern(code, status) or _family_for_status(status)
-        return Classification(code, family, slug)
+        return Classification(code, family_for_platform(family, slug), slug)
     code, family = found
     if code == "validation.post_limit_exhausted" and "interaction" in message.lower():
         code = "validation.interaction_limit_exhausted"
-    if code == "platform.auth" and auth_kind(slug) == "credentials":
-        family = F.CREDENTIALS
-    return Classification(code, family, slug)
+    return Classification(code, family_for_platform(family, slug), slug)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from socialapi.codes import (
     ParsedError,
     body_text,
     classify,
+    family_for_platform,
     header_get,
     parse_error_body,
     parse_retry_after,
@@ -46,6 +47,7 @@ __all__ = [
     "ValidationFailed",
     "classify",
     "error_from_response",
+    "family_for_platform",
     "network_error",
     "parse_error_body",
     "parse_retry_after",
@@ -274,7 +276,15 @@ def error_from_response(
     meta: dict[str, Any] = redact_json(parsed.meta, secrets)
     meta_platform = meta.get("platform")
     hint = platform or (meta_platform if isinstance(meta_platform, str) else None)
-    found = classify(raw_code, status, message=message, platform=hint, dialect=parsed.dialect)
+    found = classify(
+        raw_code,
+        status,
+        message=message,
+        platform=hint,
+        dialect=parsed.dialect,
+        method=method,
+        endpoint=endpoint,
+    )
     cls = FAMILY_CLASSES.get(found.family, UnknownError)
     return cls(
         status=status,

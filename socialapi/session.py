@@ -24,6 +24,7 @@ from socialapi.errors import (
     network_error,
 )
 from socialapi.models import FreshFigures
+from socialapi.platforms import canonical_slug
 from socialapi.transport import BlockedAddress, PublicNetworkTransport, Transport
 
 logger = logging.getLogger("socialapi")
@@ -103,6 +104,8 @@ class Reply:
     path_params: dict[str, str]
     request_id: str
     attempts: int
+    # The platform the call was for, when the caller said (see `Session.request`).
+    platform: str | None = None
 
 
 class Session:
@@ -158,8 +161,15 @@ class Session:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         accept: tuple[int, ...] = (),
         retry: bool = True,
+        platform: str | None = None,
     ) -> Reply:
-        """Send one call, retrying where safe; `accept` lists non-2xx answers to return."""
+        """Send one call, retrying where safe; `accept` lists non-2xx answers to return.
+
+        `platform` is the platform of the account the call is for, when the caller knows
+        it: a legacy error body names none, and the family of some codes depends on the
+        platform's auth kind, so both dialects then raise the same error.
+        """
+        platform = canonical_slug(platform) or None
         pp = {key: str(value) for key, value in (path_params or {}).items()}
         bad = [key for key, value in pp.items() if not _path_param_ok(value)]
         if bad:
@@ -172,6 +182,7 @@ class Session:
                 endpoint=endpoint,
                 path=endpoint,
                 path_params={key: redact(value, self._secrets)[:100] for key, value in pp.items()},
+                platform=platform,
             )
             raise self.fail(refused, 0)
         path = endpoint.format(**{key: quote(value, safe="") for key, value in pp.items()})
@@ -206,17 +217,23 @@ class Session:
             else:
                 self._report_figures(response)
                 if response.is_success or response.status_code in accept:
-                    return Reply(response, method, endpoint, path, pp, request_id, attempt)
+                    return Reply(
+                        response, method, endpoint, path, pp, request_id, attempt, platform
+                    )
                 failure = error_from_response(
                     response.status_code,
                     response.content,
                     response.headers,
+                    method=method,
+                    endpoint=endpoint,
+                    platform=platform,
                     secrets=self._secrets,
                 )
                 failure.request_id = failure.request_id or request_id
                 retryable = idempotent and failure.family in RETRY_FAMILIES
             failure.method, failure.endpoint, failure.path = method, endpoint, path
             failure.path_params = pp
+            failure.platform = failure.platform or platform
             self._log_attempt(failure, attempt)
             if not retry or not retryable or attempt >= self.config.max_attempts:
                 break
@@ -247,7 +264,13 @@ class Session:
         """Return False for upstream's own 404 on a DELETE; raise for any other 404."""
         response = reply.response
         failure = error_from_response(
-            response.status_code, response.content, response.headers, secrets=self._secrets
+            response.status_code,
+            response.content,
+            response.headers,
+            method=reply.method,
+            endpoint=reply.endpoint,
+            platform=reply.platform,
+            secrets=self._secrets,
         )
         # An HTML 404 (wrong base URL, proxy) must not count as "already deleted".
         if failure.family is Family.NOT_FOUND and failure.dialect != "unparseable":
@@ -272,6 +295,7 @@ class Session:
             path_params=reply.path_params,
             body=redact(body_text(response.content), self._secrets),
             dialect="unparseable",
+            platform=reply.platform,
         )
         self._log_attempt(failure, reply.attempts)
         return self.fail(failure, reply.attempts)

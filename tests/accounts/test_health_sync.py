@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from accounts.health import account_check, health_sync
 from accounts.models import AccountStatus, AccountTransition, SocialAccount
 from accounts.tasks import health_sync as health_sync_task
+from dashboard.models import Workspace
 from events.models import ErrorEvent
 from socialapi import ServerError
 from tests.accounts.conftest import account_json, accounts_body, error_body, mirror
@@ -275,6 +278,55 @@ def test_it_finds_credentials_the_platform_rejects_though_upstream_lists_them_ac
     assert bot.reason == "Telegram rejected the stored credentials."
     assert bot.transitions.count() == 1  # marked once, though two paths saw it
     assert line.status == AccountStatus.ACTIVE  # 501 proves nothing
+
+
+@pytest.mark.parametrize(
+    ("dialect", "dead"),
+    [
+        ("legacy", {"error": "Account requires reconnection", "code": "invalid_token"}),
+        ("current", error_body("account.reconnection_required", "Account requires reconnection")),
+    ],
+)
+def test_an_api_key_account_whose_limits_answer_403_never_becomes_reconnect_required(
+    api, workspace, make_account, as_admin, dialect, dead
+):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from events.banners import workspace_banners
+
+    Workspace.objects.filter(pk=workspace.pk).update(dialect=dialect)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    bot = make_account(
+        AccountStatus.CREDENTIALS_INVALID,
+        platform="telegram",
+        status_code="platform.auth",
+        reason="Telegram rejected the bot token.",
+        status_changed_at=hour_ago,
+        last_checked_at=hour_ago,
+    )
+    api.get("/accounts").respond(json=accounts_body(account_json(bot)))  # listed active
+    api.get(f"/accounts/{bot.upstream_id}/limits").respond(403, json=dead)
+    api.get("/posts").respond(json={"data": [], "pagination": {}})
+
+    health_sync(workspace=workspace)
+
+    bot.refresh_from_db()
+    assert bot.status == AccountStatus.CREDENTIALS_INVALID
+    assert not bot.transitions.filter(to_status=AccountStatus.RECONNECT_REQUIRED).exists()
+    event = ErrorEvent.objects.get(workspace=workspace, account=bot)
+    assert (event.family, event.platform) == ("credentials", "telegram")
+    page = as_admin.get(reverse("accounts:list", args=[workspace.slug])).content.decode()
+    badges = re.findall(r'<span class="badge [^"]*">([^<]+)</span>', page)
+    assert badges == ["Credentials invalid"]
+    assert "Update credentials" in page and ">Reconnect</button>" not in page
+    (banner,) = [
+        b for b in workspace_banners(workspace=workspace) if b.kind == "accounts_reconnect"
+    ]
+    assert "credentials the platform rejects" in banner.meaning
+    assert "platform login" not in banner.meaning
 
 
 def test_it_shows_brand_names_instead_of_ids(api, workspace, make_account):

@@ -37,7 +37,9 @@ def test_it_lists_problems_first_with_reason_fix_and_last_error(as_admin, worksp
     html = response.content.decode()
     assert response.status_code == 200
     assert row_ids(html) == [broken.pk, creds.pk, healthy.pk]
-    assert "The owner changed their password." in html  # upstream reconnect_reason reused
+    # Our words and upstream's reconnect_reason, side by side.
+    assert "SocialAPI says: “The owner changed their password.”" in html
+    assert "so SocialAPI can no longer post or read on its behalf" in html
     assert "Press Reconnect and sign in to the platform again" in html  # the fix, from events.fixes
     assert "req_abc123" in html and "account.reconnection_required" in html
     assert "Update the credentials for this account" in html  # the credentials family's fix
@@ -223,6 +225,20 @@ def test_it_shows_one_accounts_history_and_details(as_admin, workspace, make_acc
     assert "SocialAPI webhook" in html  # who broke it
     assert "alice" in html  # who fixed it
     assert SocialAccount.objects.get(pk=account.pk).transitions.count() == 2
+
+
+def test_the_account_page_shows_our_words_and_upstreams_reason_side_by_side(
+    as_admin, workspace, make_account
+):
+    bot = make_account(
+        AccountStatus.CREDENTIALS_INVALID,
+        platform="telegram",
+        status_code="platform.auth",
+        reason="Telegram rejected the bot token.",
+    )
+    html = as_admin.get(reverse("accounts:detail", args=[workspace.slug, bot.pk])).content.decode()
+    assert "The platform rejected the credentials stored for this account" in html
+    assert "SocialAPI says: “Telegram rejected the bot token.”" in html
 
 
 def test_the_account_page_has_constant_queries_whatever_its_history(

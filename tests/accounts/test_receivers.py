@@ -52,6 +52,9 @@ def old(make_account, **fields):
         ("instagram", "platform.instagram.auth", 401, AccountStatus.RECONNECT_REQUIRED),
         ("telegram", "platform.telegram.auth", 401, AccountStatus.CREDENTIALS_INVALID),
         ("whatsapp", "invalid_credentials", 401, AccountStatus.CREDENTIALS_INVALID),
+        # An API-key platform has no OAuth login to lose: never "reconnect required".
+        ("telegram", "account.reconnection_required", 403, AccountStatus.CREDENTIALS_INVALID),
+        ("whatsapp", "invalid_token", 401, AccountStatus.CREDENTIALS_INVALID),
         ("instagram", "account.not_found", 404, AccountStatus.DISCONNECTED),
     ],
 )
@@ -91,6 +94,44 @@ def test_temporary_and_workspace_errors_only_update_the_last_error(
     assert account.status == AccountStatus.ACTIVE
     assert account.last_error_request_id == "req_tmp"
     assert not AccountTransition.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("platform", "family", "expected"),
+    [
+        ("telegram", "credentials", AccountStatus.CREDENTIALS_INVALID),
+        ("instagram", "reconnect", AccountStatus.RECONNECT_REQUIRED),
+    ],
+)
+def test_an_event_naming_an_account_but_no_platform_takes_the_accounts_platform(
+    make_account, workspace, platform, family, expected
+):
+    """A legacy body names no platform (ingest, or a call made without one): the mirror
+    knows the account's, and the family follows its auth kind."""
+    from events.models import ErrorGroup
+
+    account = old(make_account, platform=platform)
+    found = classify("invalid_token", 401)  # what a legacy body alone says: reconnect
+    error_events_record(
+        workspace=workspace,
+        events=[
+            EventInput(
+                occurred_at=timezone.now(),
+                source="ingest",
+                code=found.code,
+                family=str(found.family),
+                http_status=401,
+                raw_code="invalid_token",
+                endpoint="/posts",
+                account_upstream_id=account.upstream_id,
+            )
+        ],
+    )
+    group = ErrorGroup.objects.get(workspace=workspace)
+    account.refresh_from_db()
+    assert (group.platform, group.family) == (platform, family)
+    assert group.events.get().family == family
+    assert account.status == expected
 
 
 def test_an_event_older_than_what_we_know_changes_nothing(make_account, workspace):

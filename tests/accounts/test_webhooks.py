@@ -517,6 +517,24 @@ def test_account_disconnected_without_reconnect_marks_it_disconnected(
     assert account.reason == "Every page was removed from the login."
 
 
+def test_an_api_key_account_said_to_need_a_reconnect_is_marked_credentials_invalid(
+    client, hooked, make_account, django_capture_on_commit_callbacks
+):
+    bot = make_account(platform="telegram", status_changed_at=timezone.now() - timedelta(hours=1))
+    body = body_of(
+        "account.disconnected",
+        account_id=bot.upstream_id,
+        reason="access_revoked",
+        reconnect_required=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, hooked, body)
+    bot.refresh_from_db()
+    assert bot.status == AccountStatus.CREDENTIALS_INVALID  # no OAuth login to reconnect
+    assert bot.transitions.get().to_status == AccountStatus.CREDENTIALS_INVALID
+    assert WebhookDelivery.objects.get().outcome == "marked credentials invalid"
+
+
 def test_an_old_retried_delivery_does_not_undo_a_newer_change(
     client, hooked, make_account, django_capture_on_commit_callbacks
 ):

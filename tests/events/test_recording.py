@@ -156,12 +156,14 @@ def test_it_remembers_sources_and_affected_accounts(workspace):
     account = SocialAccount.objects.create(
         workspace=workspace, upstream_id="acc_known", platform="instagram"
     )
+    # One platform named throughout: an unnamed one would be filled from the mirror for
+    # the known account only, and that is another group.
     error_events_record(
         workspace=workspace,
         events=[
-            event(source="ingest", account_upstream_id="acc_known"),
-            event(source="events_sync", account_upstream_id="acc_unknown"),
-            event(source="ingest", account_upstream_id="acc_known"),
+            event(source="ingest", account_upstream_id="acc_known", platform="instagram"),
+            event(source="events_sync", account_upstream_id="acc_unknown", platform="instagram"),
+            event(source="ingest", account_upstream_id="acc_known", platform="instagram"),
         ],
     )
     group = ErrorGroup.objects.get(workspace=workspace)
@@ -175,7 +177,10 @@ def test_it_remembers_sources_and_affected_accounts(workspace):
     # The same accounts again, and one new: only the new one counts.
     error_events_record(
         workspace=workspace,
-        events=[event(account_upstream_id="acc_known"), event(account_upstream_id="acc_third")],
+        events=[
+            event(account_upstream_id="acc_known", platform="instagram"),
+            event(account_upstream_id="acc_third", platform="instagram"),
+        ],
     )
     group.refresh_from_db()
     assert group.account_count == 3 == ErrorGroupAccount.objects.filter(group=group).count()

@@ -133,6 +133,7 @@ def test_media_used_by_a_scheduled_post_is_skipped_with_the_reason(sandbox_ws, t
     for item in skipped:
         assert item.code == "media.in_use"
         assert "scheduled post" in item.reason
+        assert item.reason.endswith("SocialAPI said: “Media is attached to a scheduled post”")
         assert item.request_id
     assert set(live_upstream(tenant).values_list("id", flat=True)) == {m.id for m in media[:2]}
     # Still there upstream, so still in the mirror.
@@ -215,6 +216,7 @@ def test_a_revoked_api_key_stops_the_job_and_says_why(sandbox_ws, tenant, hold_r
     job.refresh_from_db()
     assert job.status == BulkDeletion.Status.STOPPED
     assert "API key" in job.stop_reason
+    assert "SocialAPI said: “Invalid or revoked API key”" in job.stop_reason  # upstream's words
     sent = SandboxCall.objects.filter(tenant=tenant, method="DELETE").count()
     assert sent <= 2  # the calls already in flight when the first refusal came back
     assert BulkDeletionItem.objects.filter(job=job, state="pending").count() == 30 - sent

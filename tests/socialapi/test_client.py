@@ -15,7 +15,9 @@ import respx
 from socialapi import (
     ClientConfig,
     Conflict,
+    CredentialsInvalid,
     NotFound,
+    PlatformThrottled,
     ReconnectRequired,
     SocialAPI,
     SocialAPIError,
@@ -211,6 +213,86 @@ def test_account_limits_on_a_dead_token_raises_reconnect_required(api, router):
 
     with pytest.raises(ReconnectRequired):
         api.account_limits("acc_1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "Token expired", "code": "invalid_token"},
+        error_body("account.reconnection_required", "Account requires reconnection"),
+    ],
+    ids=["legacy", "current"],
+)
+def test_account_limits_on_an_api_key_platform_is_credentials_invalid_not_reconnect(
+    api, router, recorder, body
+):
+    router.get("/accounts/acc_tg/limits").respond(403, json=body)
+
+    with pytest.raises(CredentialsInvalid) as caught:
+        api.account_limits("acc_tg", platform="telegram")
+
+    assert (caught.value.family, caught.value.platform) == ("credentials", "telegram")
+    assert recorder.errors == [caught.value]
+
+
+# Each client method that knows the platform of its call, and how to make one.
+PLATFORM_CALLS = {
+    "account_limits": lambda api: api.account_limits("acc_1", platform="instagram"),
+    "account_disconnect": lambda api: api.account_disconnect("acc_1", platform="instagram"),
+    "accounts_connect": lambda api: api.accounts_connect(
+        "instagram", redirect_uri="https://dash.example/cb", state="s"
+    ),
+    "accounts_connect_legacy": lambda api: api.accounts_connect_legacy(
+        "instagram", redirect_uri="https://dash.example/cb"
+    ),
+    "oauth_exchange": lambda api: api.oauth_exchange(
+        "instagram", code="c", redirect_uri="https://dash.example/cb", state="s"
+    ),
+    "pending_get": lambda api: api.pending_get("pc_1", platform="instagram"),
+    "pending_select": lambda api: api.pending_select("pc_1", page_ids=["p1"], platform="instagram"),
+}
+
+
+@pytest.mark.parametrize("call", list(PLATFORM_CALLS))
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "Instagram is rate limiting", "code": "platform_rate_limit"},
+        error_body("platform.instagram.rate_limit", "Instagram is rate limiting"),
+    ],
+    ids=["legacy", "current"],
+)
+def test_a_throttle_names_the_platform_of_the_call_in_both_dialects(
+    make_client, router, recorder, call, body
+):
+    router.route().respond(429, json=body)
+    api = make_client(max_attempts=1)
+
+    with pytest.raises(PlatformThrottled) as caught:
+        PLATFORM_CALLS[call](api)
+
+    assert (caught.value.code, caught.value.platform) == ("platform.rate_limit", "instagram")
+    assert recorder.errors == [caught.value]
+
+
+def test_a_failed_call_without_an_answer_names_the_platform_of_the_call_too(make_client, router):
+    router.get("/accounts/acc_1/limits").mock(side_effect=httpx.ConnectError("refused"))
+    api = make_client(max_attempts=1)
+
+    with pytest.raises(SocialAPIError) as caught:
+        api.account_limits("acc_1", platform="Instagram")
+
+    assert (caught.value.code, caught.value.platform) == ("network.connection_error", "instagram")
+
+
+def test_the_platform_a_code_names_wins_over_the_one_the_call_was_for(make_client, router):
+    router.get("/accounts/acc_1/limits").respond(429, json=error_body("platform.tiktok.rate_limit"))
+    api = make_client(max_attempts=1)
+
+    with pytest.raises(PlatformThrottled) as caught:
+        api.account_limits("acc_1", platform="instagram")
+
+    assert caught.value.platform == "tiktok"
 
 
 def test_accounts_connect_sends_the_current_form_and_reads_the_oauth_answer(api, router):
@@ -543,6 +625,24 @@ def test_media_delete_raises_conflict_when_the_media_is_in_use(api, router, reco
     assert caught.value.code == "media.in_use"
     assert len(router.calls) == 1
     assert recorder.errors == [caught.value]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "Media is attached to a scheduled post", "code": "conflict"},
+        {"error": "Media is attached to a scheduled post"},
+    ],
+    ids=["unknown-code", "no-code"],
+)
+def test_a_legacy_409_on_a_media_delete_is_media_in_use_with_upstream_words(api, router, body):
+    router.delete("/media/m1").respond(409, json=body)
+
+    with pytest.raises(Conflict) as caught:
+        api.media_delete("m1")
+
+    assert (caught.value.code, caught.value.dialect) == ("media.in_use", "legacy")
+    assert caught.value.message == "Media is attached to a scheduled post"
 
 
 @pytest.mark.parametrize(

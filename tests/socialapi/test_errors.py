@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -122,7 +123,46 @@ CURRENT_CODES = [
         F.RECONNECT,
         "instagram",
     ),
+    # socialapi.md: the reachability ping of POST /v1/webhooks failed.
+    ("webhook_verification_failed", 400, "webhook_verification_failed", F.VALIDATION, None),
+    # The OpenAPI file: refusals of one request by the platform (the account is fine).
+    (
+        "platform.instagram.private_reply_ineligible",
+        400,
+        "platform.private_reply_ineligible",
+        F.VALIDATION,
+        "instagram",
+    ),
+    (
+        "platform.facebook.private_reply_ineligible",
+        400,
+        "platform.private_reply_ineligible",
+        F.VALIDATION,
+        "facebook",
+    ),
+    ("platform.instagram.window_closed", 400, "platform.window_closed", F.VALIDATION, "instagram"),
+    (
+        "platform.instagram.permission_denied",
+        403,
+        "platform.permission_denied",
+        F.VALIDATION,
+        "instagram",
+    ),
+    ("platform.facebook.page_cap", 403, "platform.page_cap", F.VALIDATION, "facebook"),
+    ("platform.instagram.230", 403, "platform.230", F.VALIDATION, "instagram"),
+    ("platform.tiktok.media_required", 400, "platform.media_required", F.VALIDATION, "tiktok"),
+    (
+        "publishing.delivery.all_failed",
+        422,
+        "publishing.delivery.all_failed",
+        F.VALIDATION,
+        None,
+    ),
 ]
+
+# Platforms of each auth kind, and none at all (a call not about one account).
+AUTH_KINDS = {"oauth": "linkedin", "credentials": "telegram", "none": None}
+CREDENTIAL_PLATFORMS = {"telegram", "whatsapp"}  # bot token / API credentials, no OAuth
 
 ALL_CODES = [row[:2] + row[3:] for row in SEED_CODES] + CURRENT_CODES
 MESSAGES = {(row[0], row[2]): row[2] for row in SEED_CODES}
@@ -162,10 +202,84 @@ def test_it_normalises_every_current_code_in_both_dialects(
 
 def test_every_row_of_the_table_is_covered_by_these_tests():
     tested = {row[0] for row in SEED_CODES} | {
-        raw.replace("instagram.", "").replace("tiktok.", "") for raw, *_ in CURRENT_CODES
+        re.sub(r"^platform\.[a-z_]+\.", "platform.", raw) for raw, *_ in CURRENT_CODES
     }
 
     assert {row[0] for row in CODE_TABLE} <= tested
+
+
+def expected_family(family: Family, kind: str) -> Family:
+    """An API-key platform has no OAuth login to lose: "reconnect" is "credentials" there."""
+    return F.CREDENTIALS if (family, kind) == (F.RECONNECT, "credentials") else family
+
+
+@pytest.mark.parametrize(("raw", "status", "code", "family", "platform"), ALL_CODES)
+@pytest.mark.parametrize("kind", list(AUTH_KINDS))
+def test_every_code_has_one_family_per_auth_kind_of_the_platform_called(
+    kind, raw, status, code, family, platform
+):
+    hint = AUTH_KINDS[kind]
+    message = next((row[2] for row in SEED_CODES if (row[0], row[3]) == (raw, code)), "")
+    found = classify(raw, status, message=message, platform=hint)
+
+    # A platform named in the code wins over the one the call was for.
+    named = platform or hint
+    assert (found.code, found.platform) == (code, named)
+    assert found.family is expected_family(
+        family, "credentials" if named in CREDENTIAL_PLATFORMS else "oauth"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("account.reconnection_required", 403),
+        ("invalid_token", 401),
+        ("platform.auth", 401),
+        ("platform.insights_scope_missing", 403),
+    ],
+)
+@pytest.mark.parametrize("platform", ["telegram", "whatsapp"])
+def test_a_reconnect_code_on_an_api_key_platform_is_a_credentials_error(raw, status, platform):
+    error = error_from_response(status, legacy_body(raw, "dead"), {}, platform=platform)
+
+    assert error.family is F.CREDENTIALS
+    assert isinstance(error, CredentialsInvalid)
+    assert classify(raw, status, platform="instagram").family is F.RECONNECT
+
+
+@pytest.mark.parametrize("build", [legacy_body, current_body], ids=["legacy", "current"])
+@pytest.mark.parametrize("raw", [None, "conflict", "media_in_use"])
+def test_a_409_on_a_media_delete_is_media_in_use_whatever_code_names_it(build, raw):
+    body = build(raw, "Media is attached to a scheduled post") if raw else b'{"error": "In use"}'
+
+    error = error_from_response(409, body, {}, method="DELETE", endpoint="/media/{id}")
+    elsewhere = error_from_response(409, body, {}, method="DELETE", endpoint="/webhooks/{id}")
+
+    assert (error.code, error.family) == ("media.in_use", F.CONFLICT)
+    assert (elsewhere.code, elsewhere.family) == (raw or "unknown", F.CONFLICT)
+
+
+def test_a_known_code_is_kept_on_an_endpoint_with_an_implied_code():
+    error = error_from_response(
+        409, legacy_body("account_already_linked", "x"), {}, method="DELETE", endpoint="/media/{id}"
+    )
+
+    assert error.code == "account.already_linked"
+
+
+def test_a_legacy_platform_throttle_names_the_platform_of_the_call_like_the_current_code():
+    legacy = error_from_response(
+        429, legacy_body("platform_rate_limit", "slow down"), {}, platform="instagram"
+    )
+    current = error_from_response(429, current_body("platform.instagram.rate_limit", "x"), {})
+
+    assert (legacy.code, legacy.family, legacy.platform) == (
+        current.code,
+        current.family,
+        current.platform,
+    )
+    assert legacy.platform == "instagram"
 
 
 def test_auth_invalid_token_is_the_api_key_not_a_reconnect():
@@ -199,8 +313,9 @@ def test_auth_invalid_token_is_the_api_key_not_a_reconnect():
         ("validation.something_new", 400, "validation.something_new", F.VALIDATION),
         ("auth.key_revoked", 401, "auth.key_revoked", F.API_KEY),
         ("auth.insufficient_scope", 403, "auth.insufficient_scope", F.UNKNOWN),
-        ("platform.instagram.permission_denied", 403, "platform.permission_denied", F.UNKNOWN),
-        ("platform.instagram.window_closed", 400, "platform.window_closed", F.VALIDATION),
+        ("platform.instagram.something_new", 403, "platform.something_new", F.UNKNOWN),
+        ("platform.instagram.odd_field", 400, "platform.odd_field", F.VALIDATION),
+        ("platform.telegram.auth_new", 401, "platform.auth_new", F.UNKNOWN),
         (None, 403, "unknown", F.UNKNOWN),
         ("", 502, "unknown", F.SERVER),
         (None, None, "unknown", F.UNKNOWN),

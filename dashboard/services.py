@@ -23,7 +23,7 @@ from django.utils import timezone
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
 from dashboard.forms import base_url_normalise, sandbox_base_url
-from dashboard.models import WORKSPACE_SECRETS, Invitation, Membership, Workspace
+from dashboard.models import Invitation, Membership, Workspace
 from dashboard.selectors import webhook_url
 from dashboard.upstream import (
     WorkspaceNotConfigured,
@@ -646,10 +646,7 @@ def invitation_accept(*, invitation: Invitation, user: Any, request: HttpRequest
     """Join the invited workspace; single use. Raises ServiceRefused when no longer valid."""
     with transaction.atomic():
         current = (
-            Invitation.objects.select_for_update()
-            .select_related("workspace")
-            .defer(*WORKSPACE_SECRETS)
-            .get(pk=invitation.pk)
+            Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
         )
         if not current.is_pending:
             raise ServiceRefused(invitation_state_words(current.state))

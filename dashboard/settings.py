@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so it sees a view's exception first: an undecryptable secret is explained.
+    "dashboard.middleware.SecretsUnreadableMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.alerts import header_text
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
 from dashboard.forms import base_url_normalise, sandbox_base_url
@@ -613,7 +614,11 @@ def invitation_email_send(*, invitation: Invitation, token: str, inviter: Any) -
     subject = f"You are invited to {invitation.workspace.name} on the SocialAPI Dashboard"
     try:
         send_mail(
-            subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email], fail_silently=False
+            header_text(subject),
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [invitation.email],
+            fail_silently=False,
         )
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("invitation email %s could not be sent: %s", invitation.pk, type(exc).__name__)

@@ -359,10 +359,27 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every record goes through the one console handler and its filters: no secret path
+    # segment (reconnect link, invitation, password reset token) in any line, and a 4xx
+    # is one line without a traceback (dashboard/logs.py).
+    "filters": {
+        "client_errors": {"()": "dashboard.logs.ClientErrorFilter"},
+        "secret_paths": {"()": "dashboard.logs.SecretPathFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors", "secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handlers (a second, unfiltered console copy under DEBUG; mail
+        # to ADMINS, never set here) are replaced by the root's.
+        "django": {"handlers": [], "level": env("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

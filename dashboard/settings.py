@@ -58,11 +58,20 @@ DEBUG = envbool("DEBUG", not PRODUCTION and not TESTING)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production")
 
+# The development defaults are in this public repository: production refuses them, even
+# when they are set explicitly (copied from a development .env, say).
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+DEV_FIELD_ENCRYPTION_KEY = "Vtlbed9b-0Y6h6MNkzGdqahECTk1VdVMgwRO4aR8S38="
+
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY is required in production")
-    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
+if PRODUCTION and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development key from the repository: set a new random one"
+    )
 
 # Fernet keys for secrets at rest (API keys, webhook secrets). The first encrypts, all
 # decrypt; `manage.py secrets_rotate` re-encrypts every row with the first.
@@ -70,7 +79,13 @@ FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
     if PRODUCTION:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required in production")
-    FIELD_ENCRYPTION_KEYS = ["Vtlbed9b-0Y6h6MNkzGdqahECTk1VdVMgwRO4aR8S38="]  # dev only
+    FIELD_ENCRYPTION_KEYS = [DEV_FIELD_ENCRYPTION_KEY]
+if PRODUCTION and DEV_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS holds the development key from the repository: generate a "
+        "new one (see the README); to move secrets saved with it, run secrets_rotate with "
+        "the new key first, then remove the development key"
+    )
 
 PORT = envint("PORT", 8000)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
@@ -162,6 +177,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sessions are read through the cache (SESSION_ENGINE below) and the password reset limit
+# counts in it, so every web process must share it: with a per-process cache, a session
+# signed out in one gunicorn worker stays valid in the others, and each worker counts
+# its own resets. Production needs CACHE_URL; development runs one web process.
+if PRODUCTION and not env("CACHE_URL"):
+    raise ImproperlyConfigured(
+        "CACHE_URL is required in production (e.g. redis://127.0.0.1:6379/1): sessions are "
+        "read through the cache, and a per-process cache keeps a signed-out session "
+        "working in the other web workers"
+    )
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("CACHE_URL")}

@@ -19,6 +19,7 @@ from tests.dashboard.url_matrix import Sample, all_routes, build_url, public_ent
 
 ROOT = Path(django_settings.BASE_DIR)
 NEW_FERNET_KEY = Fernet.generate_key().decode()
+DEV_FERNET_KEY = django_settings.DEV_FIELD_ENCRYPTION_KEY
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -118,13 +119,11 @@ def test_production_settings_are_hardened(tmp_path):
         ({"CACHE_URL": ""}, "CACHE_URL is required in production"),
         ({"SECRET_KEY": django_settings.DEV_SECRET_KEY}, "SECRET_KEY is the development key"),
         (
-            {"FIELD_ENCRYPTION_KEYS": django_settings.DEV_FIELD_ENCRYPTION_KEY},
+            {"FIELD_ENCRYPTION_KEYS": DEV_FERNET_KEY},
             "FIELD_ENCRYPTION_KEYS holds the development key",
         ),
         (
-            {
-                "FIELD_ENCRYPTION_KEYS": f"{NEW_FERNET_KEY},{django_settings.DEV_FIELD_ENCRYPTION_KEY}"
-            },
+            {"FIELD_ENCRYPTION_KEYS": f"{NEW_FERNET_KEY},{DEV_FERNET_KEY}"},
             "FIELD_ENCRYPTION_KEYS holds the development key",
         ),
     ],

@@ -23,7 +23,7 @@ from django.utils import timezone
 from dashboard.alerts import header_text
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
-from dashboard.forms import base_url_normalise, sandbox_base_url
+from dashboard.forms import PRIVATE_HINT, base_url_normalise, sandbox_base_url
 from dashboard.models import Invitation, Membership, Workspace
 from dashboard.selectors import webhook_url
 from dashboard.upstream import (
@@ -89,8 +89,8 @@ def _probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
     except ServerError as exc:
         if exc.code == "network.blocked_address":
             raise ServiceRefused(
-                f"{base_url} leads to a private network address ({exc.message}). SocialAPI "
-                "must be reached over the internet; the key was not sent. Nothing was changed."
+                f"{base_url} leads to a private network address ({exc.message}); the key was "
+                f"not sent and nothing was changed. {PRIVATE_HINT}"
             ) from None
         raise ServiceRefused(
             f"SocialAPI could not be reached at {base_url} ({exc.code}){_request_id_note(exc)}. "

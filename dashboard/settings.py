@@ -298,13 +298,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- SocialAPI ---------------------------------------------------------------------
-SOCIALAPI_DEFAULT_BASE_URL = env("SOCIALAPI_BASE_URL", "https://api.social-api.ai/v1")
+# SocialAPI itself; the default base URL of new workspaces unless SOCIALAPI_BASE_URL names
+# another. A base URL the operator sets here is trusted like SOCIALAPI_ALLOWED_BASE_URLS
+# (it may be a private proxy); the public one is only ever reached at public addresses.
+SOCIALAPI_PUBLIC_BASE_URL = "https://api.social-api.ai/v1"
+SOCIALAPI_DEFAULT_BASE_URL = env("SOCIALAPI_BASE_URL", SOCIALAPI_PUBLIC_BASE_URL)
 SOCIALAPI_TIMEOUT = float(env("SOCIALAPI_TIMEOUT", "10"))
 SOCIALAPI_CONNECT_TIMEOUT = float(env("SOCIALAPI_CONNECT_TIMEOUT", "5"))
 SOCIALAPI_MAX_ATTEMPTS = envint("SOCIALAPI_MAX_ATTEMPTS", 4)
 SOCIALAPI_MAX_RETRY_SECONDS = float(env("SOCIALAPI_MAX_RETRY_SECONDS", "30"))
-# Base URLs a workspace admin may choose (prefixes). Empty: any https URL (and the
-# sandbox when it is enabled). Keeps the dashboard from being pointed at internal hosts.
+# Base URLs a workspace admin may choose (prefixes). Empty: any https URL at a public
+# address (and the sandbox when it is enabled). Keeps the dashboard from being pointed at
+# internal hosts; what is listed here may be private (dashboard.forms.base_url_operator_trusted).
 SOCIALAPI_ALLOWED_BASE_URLS = envlist("SOCIALAPI_ALLOWED_BASE_URLS")
 
 # Background schedules (minutes) and job settings.

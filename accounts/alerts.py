@@ -7,8 +7,9 @@ it twice, and a new break after a fix is a new alert. Accounts that break togeth
 health sync, one batch of error events) are announced in one email per admin that lists
 them all and links to the accounts page filtered to them; reminders are grouped per
 workspace the same way. A mail the server refused gives its claims back, and the hourly
-task sends break alerts that never went out. People opt out per workspace
-(Membership.alert_accounts).
+task sends break alerts that never went out; a mail refused for what it says (one
+account's data) is split, so one account never costs the others their alert. People opt
+out per workspace (Membership.alert_accounts).
 
 The claim-then-send logic mirrors `dashboard.alerts.alert_send` for several subjects at
 once; it belongs there if other apps need digests too.
@@ -26,7 +27,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from accounts.models import UNHEALTHY_STATUSES, AccountStatus, SocialAccount
 from accounts.selectors import MAX_FILTER_ACCOUNTS
-from dashboard.alerts import alert_recipients
+from dashboard.alerts import Delivery, alert_recipients, mail_deliver
 from dashboard.models import Workspace
 from events.fixes import fix_for
 from events.models import AlertSent
@@ -196,33 +196,71 @@ def _digest_send(
     if not recipients:
         _settle(kind, list(claims), now)  # nobody wants it: settled all the same
         return len(claimed)
-    subject, body = _compose(workspace, claimed, kind=kind, now=now)
-    messages = tuple((subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients)
+    transaction.on_commit(
+        lambda: _deliver(workspace, claimed, claims, kind=kind, now=now, recipients=recipients)
+    )
+    return len(claimed)
 
-    def deliver() -> None:
-        try:
-            send_mass_mail(messages, fail_silently=False)
-        except Exception as exc:  # SMTP, socket, backend misconfiguration: all retried later
-            AlertSent.objects.filter(pk__in=list(claims.values())).delete()
-            log.warning(
-                "%s alert for %d accounts of workspace %s not sent (%s); the hourly task retries",
-                kind,
-                len(claims),
-                workspace.pk,
-                type(exc).__name__,
-            )
-            return
-        _settle(kind, list(claims), timezone.now())
+
+def _deliver(
+    workspace: Workspace,
+    accounts: Sequence[SocialAccount],
+    claims: dict[int, int],
+    *,
+    kind: str,
+    now: datetime,
+    recipients: Sequence[str],
+) -> None:
+    """Mail the admins one message naming `accounts`, once the claims are committed.
+
+    The mail server down: the claims are given back and the hourly task retries. The
+    message itself refused (something in one account's data): each account is mailed on
+    its own, so one bad account never costs the others their alert.
+    """
+    try:
+        subject, body = _compose(workspace, accounts, kind=kind, now=now)
+    except Exception as exc:  # a template or data problem, not the mail server
+        delivery = Delivery(errors=[exc])
+    else:
+        messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients]
+        delivery = mail_deliver(messages)
+    pks = [a.pk for a in accounts]
+    if delivery.sent:
+        _settle(kind, pks, timezone.now())
         log.info(
-            "%s alert for %d accounts sent to %d admins of workspace %s",
+            "%s alert for %d accounts sent to %d of %d admins of workspace %s%s",
             kind,
-            len(claims),
+            len(pks),
+            delivery.sent,
             len(recipients),
             workspace.pk,
+            f" ({delivery.reasons})" if delivery.errors else "",
         )
-
-    transaction.on_commit(deliver)
-    return len(claimed)
+        return
+    if delivery.server_unavailable:
+        AlertSent.objects.filter(pk__in=[claims[pk] for pk in pks]).delete()
+        log.warning(
+            "%s alert for %d accounts of workspace %s not sent (%s); the hourly task retries",
+            kind,
+            len(pks),
+            workspace.pk,
+            delivery.reasons,
+        )
+        return
+    if len(accounts) > 1:
+        for account in accounts:
+            _deliver(workspace, [account], claims, kind=kind, now=now, recipients=recipients)
+        return
+    # This one account's alert cannot be built or sent, and would fail the same way
+    # every hour: settled, and said loudly.
+    _settle(kind, pks, timezone.now())
+    log.error(
+        "%s alert for account %s of workspace %s cannot be sent (%s)",
+        kind,
+        pks[0],
+        workspace.pk,
+        delivery.reasons,
+    )
 
 
 def _subject(account: SocialAccount) -> str:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 
 from accounts.models import SocialAccount, WebhookDelivery
+from dashboard.crypto import SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.upstream import WorkspaceNotConfigured
 from socialapi import SocialAPIError
@@ -29,6 +30,12 @@ def health_sync(workspace_id: int) -> None:
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
         # Recorded as an error event by the client hook; statuses stay as they were.
         log.info("health sync for workspace %s failed: %s", workspace_id, exc)
+        return
+    except SecretDecryptionError:
+        # Every page says so (banner); the next sync after the key is back catches up.
+        log.warning(
+            "health sync for workspace %s: stored secrets cannot be decrypted", workspace_id
+        )
         return
     log.info(
         "health sync for workspace %s: %d accounts, %d new, %d changed",
@@ -65,6 +72,10 @@ def account_check(account_id: int) -> None:
     except WorkspaceNotConfigured:
         SocialAccount.objects.filter(pk=account_id).update(
             check_requested_at=None, check_error="no API key configured"
+        )
+    except SecretDecryptionError:
+        SocialAccount.objects.filter(pk=account_id).update(
+            check_requested_at=None, check_error="stored secrets cannot be decrypted"
         )
 
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount, WebhookDelivery
 from accounts.services import CODE_GONE, CODE_RECONNECT, account_status_apply
+from dashboard.crypto import SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.upstream import WorkspaceNotConfigured
 from socialapi import SocialAPIError, WebhookSignatureError, verify_signature
@@ -165,7 +166,12 @@ def webhook_delivery_receive(
         return _ping(workspace)
     if envelope is None or problem:
         return _reject(workspace, headers, body, problem, 400)
-    secret = workspace.webhook_secret if workspace is not None else ""
+    try:
+        secret = workspace.webhook_secret if workspace is not None else ""
+    except SecretDecryptionError:
+        # The encryption keys changed under the stored secret: no verdict is possible. A
+        # 503 makes SocialAPI deliver it again later, when the key is back.
+        return _reject(workspace, headers, body, "secret_unreadable", 503, event=event)
     legacy = workspace is not None and workspace.dialect == Workspace.Dialect.LEGACY
     try:
         # A v1 signature has no timestamp, so a captured body could be replayed forever:

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django_htmx.middleware import HtmxDetails
 
-from dashboard.models import WORKSPACE_SECRETS, Membership, Workspace
+from dashboard.models import Membership, Workspace
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -44,7 +44,6 @@ def workspace_for_user(*, user: Any, slug: str) -> tuple[Workspace, Membership |
     # One query for the common case (a member); secrets stay encrypted until read.
     membership = (
         Membership.objects.select_related("workspace")
-        .defer(*WORKSPACE_SECRETS)
         .filter(workspace__slug=slug, user=user)
         .first()
     )

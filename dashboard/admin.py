@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from dashboard.audit import audit_record
 from dashboard.forms import base_url_normalise, base_url_problem
-from dashboard.models import WORKSPACE_SECRETS, AuditEvent, Invitation, Membership, Workspace
+from dashboard.models import AuditEvent, Invitation, Membership, Workspace
 
 
 class WorkspaceAdminForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -202,7 +202,7 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         # The join would otherwise load (and decrypt) every row's workspace secrets.
-        return super().get_queryset(request).select_related("workspace").defer(*WORKSPACE_SECRETS)
+        return super().get_queryset(request).select_related("workspace")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in AuditEvent._meta.fields]

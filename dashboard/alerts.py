@@ -4,15 +4,23 @@
 (unique per subject and period, so a second worker never sends it twice) and sends the
 mail once the caller's transaction commits. A rolled-back transaction sends nothing; a
 mail server failure gives the claim back, so a later run sends it.
+
+Every alert mail goes out through `mail_deliver`: one message per recipient, each on its
+own (a refused address never stops the others), subjects made header-safe by
+`header_text` (account and workspace names come from outside: a line break in one must
+never become a header, nor make the mail fail).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,6 +31,64 @@ from events.models import AlertSent
 log = logging.getLogger(__name__)
 
 Mail = tuple[str, str, str, list[str]]  # subject, body, sender, recipients
+
+# What may not stand in a header: C0 and C1 controls (CR, LF, tab, NUL…) and the Unicode
+# line and paragraph separators.
+_NOT_IN_HEADERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+SUBJECT_LIMIT = 200
+
+
+def header_text(value: str, *, limit: int = SUBJECT_LIMIT) -> str:
+    """`value` fit for one mail header line: every control character and line break
+    becomes a space, runs of spaces one, and it is cut at `limit` characters."""
+    text = " ".join(_NOT_IN_HEADERS.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass
+class Delivery:
+    """What `mail_deliver` did: how many messages went, and why the others did not."""
+
+    sent: int = 0
+    errors: list[Exception] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> str:
+        return ", ".join(sorted({type(e).__name__ for e in self.errors}))
+
+    @property
+    def server_unavailable(self) -> bool:
+        """Nothing went because of the mail server (worth retrying), not the messages."""
+        return not self.sent and all(isinstance(e, OSError) for e in self.errors)
+
+
+def mail_deliver(messages: Sequence[Mail]) -> Delivery:
+    """Send each message on its own over one connection (subjects made header-safe);
+    a message that fails is logged and the others still go."""
+    delivery = Delivery()
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:  # SMTP, socket, backend misconfiguration
+        delivery.errors.append(exc)
+        return delivery
+    try:
+        for subject, body, sender, recipients in messages:
+            try:
+                EmailMessage(
+                    header_text(subject), body, sender, recipients, connection=connection
+                ).send()
+            except Exception as exc:
+                delivery.errors.append(exc)
+            else:
+                delivery.sent += 1
+    finally:
+        try:
+            connection.close()
+        except Exception:  # the server hung up first: nothing left to close
+            log.debug("mail connection close failed", exc_info=True)
+    return delivery
+
 
 # Which Membership flag lets a person opt out of each kind of alert.
 PREFERENCE_FOR_KIND = {
@@ -112,17 +178,26 @@ def _alert_deliver(
     workspace: Workspace,
     messages: list[Mail],
 ) -> bool:
-    """Send a claimed alert; on failure give the claim back so a later run retries."""
-    try:
-        send_mass_mail(tuple(messages), fail_silently=False)
-    except Exception as exc:  # SMTP, socket, backend misconfiguration: all retried later
+    """Send a claimed alert; when it reached nobody, give the claim back so a later run
+    retries. An admin whose address was refused is logged; the others have it."""
+    delivery = mail_deliver(messages)
+    if not delivery.sent:
         AlertSent.objects.filter(pk=claim_id).delete()
         log.warning(
             "alert %s for workspace %s not sent (%s); a later run retries",
             kind,
             workspace.pk,
-            type(exc).__name__,
+            delivery.reasons,
         )
         return False
-    log.info("alert %s sent to %d admins of workspace %s", kind, len(messages), workspace.pk)
+    if delivery.errors:
+        log.warning(
+            "alert %s for workspace %s not sent to %d of %d admins (%s)",
+            kind,
+            workspace.pk,
+            len(delivery.errors),
+            len(messages),
+            delivery.reasons,
+        )
+    log.info("alert %s sent to %d admins of workspace %s", kind, delivery.sent, workspace.pk)
     return True

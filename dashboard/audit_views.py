@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC
 
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import selectors
 from dashboard.access import WorkspaceRequest, workspace_view
+from dashboard.exports import csv_lines
 from dashboard.forms import AuditFilterForm
 from dashboard.models import AuditEvent
 
@@ -52,17 +52,6 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     return render(request, template, ctx)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: object) -> str:
-    """Neutralise spreadsheet formulas (=, +, -, @) in values people typed."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @require_GET
 @workspace_view()
 def audit_export(request: WorkspaceRequest) -> HttpResponse | StreamingHttpResponse:
@@ -86,20 +75,17 @@ def audit_export(request: WorkspaceRequest) -> HttpResponse | StreamingHttpRespo
         for entry in entries[:CSV_LIMIT].iterator(chunk_size=1000):
             yield [
                 entry.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                _csv_cell(entry.actor_label),
+                entry.actor_label,
                 entry.action,
                 selectors.audit_action_label(entry.action),
                 entry.target_type,
-                _csv_cell(entry.target_id),
-                _csv_cell(entry.target_label),
+                entry.target_id,
+                entry.target_label,
                 entry.ip or "",
-                _csv_cell(entry.detail),
+                entry.detail,
             ]
 
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows()), content_type="text/csv"
-    )
+    response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = (
         f'attachment; filename="audit-{request.workspace.slug}-{stamp}.csv"'

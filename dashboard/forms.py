@@ -30,6 +30,11 @@ API_KEY_PATTERN = re.compile(r"sapi_key_[A-Za-z0-9]{16,128}")
 PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet")
 # Every spelling inet_aton accepts: decimal, octal and hex parts, 1 to 4 of them.
 NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
+# What to do about a base URL on a private network (the form and the key test say it).
+PRIVATE_HINT = (
+    "SocialAPI must be reached over the internet; a proxy inside your network works once "
+    "the operator lists it in SOCIALAPI_ALLOWED_BASE_URLS."
+)
 SYNC_MINUTES_MIN = 5
 SYNC_MINUTES_MAX = 24 * 60
 
@@ -42,6 +47,24 @@ def base_url_under_prefix(url: str, prefix: str) -> bool:
     """`url` is `prefix` or below it at a path boundary (no `api.example.com.evil.net`)."""
     prefix = base_url_normalise(prefix)
     return url == prefix or url.startswith(prefix + "/")
+
+
+def base_url_operator_trusted(url: str) -> bool:
+    """A base URL the operator chose, not a workspace admin: the SOCIALAPI_BASE_URL they
+    set (other than SocialAPI's public one) and anything under SOCIALAPI_ALLOWED_BASE_URLS.
+
+    The one rule both sides follow: the settings form accepts these without the public
+    address checks, and their clients may connect to private addresses (a proxy inside
+    the operator's network). Every other URL must be https at a public address: checked
+    by name in the form, and at every connection by the client.
+    """
+    url = base_url_normalise(url)
+    default = base_url_normalise(settings.SOCIALAPI_DEFAULT_BASE_URL)
+    if url == default and default != base_url_normalise(settings.SOCIALAPI_PUBLIC_BASE_URL):
+        return True
+    return any(
+        base_url_under_prefix(url, prefix) for prefix in settings.SOCIALAPI_ALLOWED_BASE_URLS
+    )
 
 
 def sandbox_base_url() -> str | None:
@@ -90,11 +113,10 @@ def base_url_problem(url: str) -> str | None:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return "The URL has no host name."
+    if base_url_operator_trusted(url):
+        return None  # may name a private proxy on purpose
     allowed = settings.SOCIALAPI_ALLOWED_BASE_URLS
     if allowed:
-        # The operator's list is the authority: it may name a private proxy on purpose.
-        if any(base_url_under_prefix(url, prefix) for prefix in allowed):
-            return None
         listed = ", ".join(allowed)
         return (
             f"This dashboard only talks to SocialAPI at: {listed}. "
@@ -103,7 +125,7 @@ def base_url_problem(url: str) -> str | None:
     numeric = _numeric_host(host)
     address = numeric[0] if numeric else None
     if address is not None and not address_is_public(address):
-        return "This address is on a private network; SocialAPI must be reached over the internet."
+        return f"This address is on a private network. {PRIVATE_HINT}"
     if numeric is not None and not numeric[1]:
         return f"Write this address as {address} (or use the host name)."
     if (
@@ -111,10 +133,7 @@ def base_url_problem(url: str) -> str | None:
         or host.endswith(PRIVATE_SUFFIXES)
         or ("." not in host and address is None)
     ):
-        return (
-            "This host name only exists on a private network; "
-            "SocialAPI must be reached over the internet."
-        )
+        return f"This host name only exists on a private network. {PRIVATE_HINT}"
     if port is not None and port != 443:
         return "Use the standard https port (443), or ask your operator to allow this URL."
     return None

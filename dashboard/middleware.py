@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.crypto import SECRETS_UNREADABLE, SecretDecryptionError
+
+log = logging.getLogger(__name__)
 
 
 class RejectNulBytesMiddleware:
@@ -45,3 +55,53 @@ class RejectNulBytesMiddleware:
 
 def _has_nul(items: Iterable[tuple[str, list[str]]]) -> bool:
     return any("\x00" in key or any("\x00" in v for v in values) for key, values in items)
+
+
+class SecretsUnreadableMiddleware:
+    """A stored secret no configured key decrypts: explain it instead of answering 500.
+
+    Reading the secret is what raises (dashboard.crypto), so this only meets requests that
+    needed one: an action that calls SocialAPI. Inside a workspace the person goes back
+    where they were with the explanation as a message (every workspace page also shows
+    it as a banner); anywhere else they get a page saying so. Nothing was changed.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, SecretDecryptionError):
+            return None
+        workspace = getattr(request, "workspace", None)
+        match = request.resolver_match
+        log.warning(  # the view's name, never the path: some paths carry tokens
+            "stored secrets of workspace %s cannot be decrypted (%s): %s",
+            getattr(workspace, "pk", "?"),
+            match.view_name if match else "?",
+            exception,
+        )
+        member = workspace is not None and getattr(request, "membership", None) is not None
+        if workspace is not None and request.method == "POST":
+            messages.error(request, SECRETS_UNREADABLE)
+            target = _back(request, default=reverse("overview", args=[workspace.slug]))
+            if getattr(request, "htmx", False):
+                return HttpResponseClientRedirect(target)
+            return HttpResponseRedirect(target)
+        show_why = member or bool(getattr(request.user, "is_staff", False))
+        ctx = {"explanation": SECRETS_UNREADABLE if show_why else ""}
+        response = render(request, "secrets_unreadable.html", ctx, status=503)
+        response["Retry-After"] = "3600"
+        return response
+
+
+def _back(request: HttpRequest, *, default: str) -> str:
+    """Where the person pressed the button: the form's `next`, else the Referer (same site)."""
+    for candidate in (request.POST.get("next", ""), request.headers.get("Referer", "")):
+        if candidate and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return candidate
+    return default

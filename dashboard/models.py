@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from dashboard.crypto import EncryptedTextField
+from dashboard.crypto import EncryptedTextField, SecretDecryptionError
 
 
 def default_base_url() -> str:
@@ -24,18 +24,10 @@ def default_storage_sync_minutes() -> int:
     return settings.STORAGE_SYNC_MINUTES
 
 
-# Encrypted columns are loaded only when read: a page that never needs a secret never
-# decrypts one, and a secret that cannot be decrypted (lost key) breaks only the calls
-# that need it, not every page listing the workspace.
+# The encrypted columns. They are decrypted when read, not when a row is loaded (see
+# dashboard.crypto): a secret no configured key decrypts breaks only the code that needs
+# it, never a page that merely shows the workspace, however the row was loaded.
 SECRET_FIELDS = ("api_key", "webhook_secret")
-# The same columns seen through a relation: select_related() loads every column of the
-# joined workspace, past its manager's defer().
-WORKSPACE_SECRETS = tuple(f"workspace__{name}" for name in SECRET_FIELDS)
-
-
-class WorkspaceManager(models.Manager["Workspace"]):
-    def get_queryset(self) -> models.QuerySet[Workspace]:
-        return super().get_queryset().defer(*SECRET_FIELDS)
 
 
 class Workspace(models.Model):
@@ -97,12 +89,8 @@ class Workspace(models.Model):
     is_demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = WorkspaceManager()
-
     class Meta:
         ordering = ["name"]
-        # The base manager (related access, refresh_from_db) stays plain, so reading a
-        # deferred secret loads that one column only.
 
     def __str__(self) -> str:
         return self.name
@@ -110,6 +98,16 @@ class Workspace(models.Model):
     @property
     def api_key_masked(self) -> str:
         return f"sapi_key_…{self.api_key_hint}" if self.api_key_hint else ""
+
+    @property
+    def secrets_unreadable(self) -> bool:
+        """A secret is stored that none of the configured encryption keys decrypts."""
+        for name in SECRET_FIELDS:
+            try:
+                getattr(self, name)
+            except SecretDecryptionError:
+                return True
+        return False
 
     @property
     def is_paused(self) -> bool:

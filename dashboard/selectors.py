@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.crypto import token_hash
-from dashboard.models import WORKSPACE_SECRETS, AuditEvent, Invitation, Membership, Workspace
+from dashboard.models import AuditEvent, Invitation, Membership, Workspace
 
 AUDIT_PAGE_SIZE = 50
 SUPPORT_PAGE_SIZE = 50
@@ -166,11 +166,9 @@ def invitation_for_token(token: str) -> Invitation | None:
     if not token or len(token) > 200:
         return None
     # The token's hash is the lookup key: equality on a digest of a secret leaks nothing.
-    # The joined workspace skips its secrets: this page is public and never needs them.
     return (
         Invitation.objects.filter(token_hash=token_hash(token))
         .select_related("workspace", "invited_by")
-        .defer(*WORKSPACE_SECRETS)
         .first()
     )
 

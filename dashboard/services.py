@@ -20,10 +20,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.alerts import header_text
 from dashboard.audit import audit_record
 from dashboard.crypto import SecretDecryptionError, new_token, token_hash
-from dashboard.forms import base_url_normalise, sandbox_base_url
-from dashboard.models import WORKSPACE_SECRETS, Invitation, Membership, Workspace
+from dashboard.forms import PRIVATE_HINT, base_url_normalise, sandbox_base_url
+from dashboard.models import Invitation, Membership, Workspace
 from dashboard.selectors import webhook_url
 from dashboard.upstream import (
     WorkspaceNotConfigured,
@@ -91,8 +92,8 @@ def _probe(*, base_url: str, api_key: str, dialect: str) -> UserMe:
     except ServerError as exc:
         if exc.code == "network.blocked_address":
             raise ServiceRefused(
-                f"{base_url} leads to a private network address ({exc.message}). SocialAPI "
-                "must be reached over the internet; the key was not sent. Nothing was changed."
+                f"{base_url} leads to a private network address ({exc.message}); the key was "
+                f"not sent and nothing was changed. {PRIVATE_HINT}"
             ) from None
         raise ServiceRefused(
             f"SocialAPI could not be reached at {base_url} ({exc.code}){_request_id_note(exc)}. "
@@ -619,7 +620,11 @@ def invitation_email_send(*, invitation: Invitation, token: str, inviter: Any) -
     subject = f"You are invited to {invitation.workspace.name} on the SocialAPI Dashboard"
     try:
         send_mail(
-            subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email], fail_silently=False
+            header_text(subject),
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [invitation.email],
+            fail_silently=False,
         )
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("invitation email %s could not be sent: %s", invitation.pk, type(exc).__name__)
@@ -652,10 +657,7 @@ def invitation_accept(*, invitation: Invitation, user: Any, request: HttpRequest
     """Join the invited workspace; single use. Raises ServiceRefused when no longer valid."""
     with transaction.atomic():
         current = (
-            Invitation.objects.select_for_update()
-            .select_related("workspace")
-            .defer(*WORKSPACE_SECRETS)
-            .get(pk=invitation.pk)
+            Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
         )
         if not current.is_pending:
             raise ServiceRefused(invitation_state_words(current.state))

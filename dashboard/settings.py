@@ -58,11 +58,20 @@ DEBUG = envbool("DEBUG", not PRODUCTION and not TESTING)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production")
 
+# The development defaults are in this public repository: production refuses them, even
+# when they are set explicitly (copied from a development .env, say).
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+DEV_FIELD_ENCRYPTION_KEY = "Vtlbed9b-0Y6h6MNkzGdqahECTk1VdVMgwRO4aR8S38="
+
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY is required in production")
-    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
+if PRODUCTION and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development key from the repository: set a new random one"
+    )
 
 # Fernet keys for secrets at rest (API keys, webhook secrets). The first encrypts, all
 # decrypt; `manage.py secrets_rotate` re-encrypts every row with the first.
@@ -70,7 +79,13 @@ FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
     if PRODUCTION:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required in production")
-    FIELD_ENCRYPTION_KEYS = ["Vtlbed9b-0Y6h6MNkzGdqahECTk1VdVMgwRO4aR8S38="]  # dev only
+    FIELD_ENCRYPTION_KEYS = [DEV_FIELD_ENCRYPTION_KEY]
+if PRODUCTION and DEV_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS holds the development key from the repository: generate a "
+        "new one (see the README); to move secrets saved with it, run secrets_rotate with "
+        "the new key first, then remove the development key"
+    )
 
 PORT = envint("PORT", 8000)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
@@ -119,6 +134,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so it sees a view's exception first: an undecryptable secret is explained.
+    "dashboard.middleware.SecretsUnreadableMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -160,6 +177,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sessions are read through the cache (SESSION_ENGINE below) and the password reset limit
+# counts in it, so every web process must share it: with a per-process cache, a session
+# signed out in one gunicorn worker stays valid in the others, and each worker counts
+# its own resets. Production needs CACHE_URL; development runs one web process.
+if PRODUCTION and not env("CACHE_URL"):
+    raise ImproperlyConfigured(
+        "CACHE_URL is required in production (e.g. redis://127.0.0.1:6379/1): sessions are "
+        "read through the cache, and a per-process cache keeps a signed-out session "
+        "working in the other web workers"
+    )
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("CACHE_URL")}
@@ -271,13 +298,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- SocialAPI ---------------------------------------------------------------------
-SOCIALAPI_DEFAULT_BASE_URL = env("SOCIALAPI_BASE_URL", "https://api.social-api.ai/v1")
+# SocialAPI itself; the default base URL of new workspaces unless SOCIALAPI_BASE_URL names
+# another. A base URL the operator sets here is trusted like SOCIALAPI_ALLOWED_BASE_URLS
+# (it may be a private proxy); the public one is only ever reached at public addresses.
+SOCIALAPI_PUBLIC_BASE_URL = "https://api.social-api.ai/v1"
+SOCIALAPI_DEFAULT_BASE_URL = env("SOCIALAPI_BASE_URL", SOCIALAPI_PUBLIC_BASE_URL)
 SOCIALAPI_TIMEOUT = float(env("SOCIALAPI_TIMEOUT", "10"))
 SOCIALAPI_CONNECT_TIMEOUT = float(env("SOCIALAPI_CONNECT_TIMEOUT", "5"))
 SOCIALAPI_MAX_ATTEMPTS = envint("SOCIALAPI_MAX_ATTEMPTS", 4)
 SOCIALAPI_MAX_RETRY_SECONDS = float(env("SOCIALAPI_MAX_RETRY_SECONDS", "30"))
-# Base URLs a workspace admin may choose (prefixes). Empty: any https URL (and the
-# sandbox when it is enabled). Keeps the dashboard from being pointed at internal hosts.
+# Base URLs a workspace admin may choose (prefixes). Empty: any https URL at a public
+# address (and the sandbox when it is enabled). Keeps the dashboard from being pointed at
+# internal hosts; what is listed here may be private (dashboard.forms.base_url_operator_trusted).
 SOCIALAPI_ALLOWED_BASE_URLS = envlist("SOCIALAPI_ALLOWED_BASE_URLS")
 
 # Background schedules (minutes) and job settings.
@@ -357,10 +389,27 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every record goes through the one console handler and its filters: no secret path
+    # segment (reconnect link, invitation, password reset token) in any line, and a 4xx
+    # is one line without a traceback (dashboard/logs.py).
+    "filters": {
+        "client_errors": {"()": "dashboard.logs.ClientErrorFilter"},
+        "secret_paths": {"()": "dashboard.logs.SecretPathFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors", "secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handlers (a second, unfiltered console copy under DEBUG; mail
+        # to ADMINS, never set here) are replaced by the root's.
+        "django": {"handlers": [], "level": env("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import selectors, services
 from dashboard.access import WorkspaceRequest, workspace_view
-from dashboard.crypto import SecretDecryptionError
 from dashboard.forms import (
     AlertPreferencesForm,
     ConnectionForm,
@@ -30,21 +29,9 @@ from dashboard.forms import (
     WebhookSecretForm,
     sandbox_base_url,
 )
-from dashboard.models import SECRET_FIELDS, Membership
+from dashboard.models import Membership
 
 TEMPLATE = "dashboard/settings.html"
-
-
-def _secret_unreadable(request: WorkspaceRequest) -> bool:
-    """True when a stored secret exists but cannot be decrypted with the configured keys."""
-    workspace = request.workspace
-    if not (workspace.api_key_hint or workspace.webhook_secret_saved_at):
-        return False
-    try:
-        workspace.refresh_from_db(fields=list(SECRET_FIELDS))  # one query for both
-    except SecretDecryptionError:
-        return True
-    return False
 
 
 def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, Any]:
@@ -79,7 +66,7 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
         "is_default_base_url": workspace.base_url.rstrip("/")
         == settings.SOCIALAPI_DEFAULT_BASE_URL.rstrip("/"),
         "is_sandbox_base_url": workspace.base_url.rstrip("/") == sandbox_base_url(),
-        "secret_unreadable": _secret_unreadable(request) if request.can_act else False,
+        "secret_unreadable": request.can_act and workspace.secrets_unreadable,
         "site_url_is_https": settings.SITE_URL.startswith("https://"),
         "admin_count": 0,
         "invitation_days": settings.INVITATION_DAYS,

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.crypto import SecretDecryptionError
-from dashboard.forms import base_url_normalise, base_url_under_prefix, sandbox_base_url
+from dashboard.forms import base_url_normalise, base_url_operator_trusted, sandbox_base_url
 from dashboard.models import Workspace
 from socialapi import ClientConfig, FreshFigures, SocialAPI, SocialAPIError, Transport, UserMe
 
@@ -45,12 +45,13 @@ def key_fingerprint(api_key: str) -> str:
 
 def blocks_private_networks(base_url: str) -> bool:
     """Every workspace client connects only to public addresses, except to base URLs the
-    operator allowed on purpose and, where the sandbox is enabled (never in production),
-    to the sandbox and other loopback URLs (a test server on its own port)."""
+    operator chose (`base_url_operator_trusted`, the rule the settings form follows too)
+    and, where the sandbox is enabled (never in production), to the sandbox and other
+    loopback URLs (a test server on its own port)."""
     url = base_url_normalise(base_url)
     if settings.SANDBOX_ENABLED and (url == sandbox_base_url() or _is_loopback(url)):
         return False
-    return not any(base_url_under_prefix(url, p) for p in settings.SOCIALAPI_ALLOWED_BASE_URLS)
+    return not base_url_operator_trusted(url)
 
 
 def _is_loopback(url: str) -> bool:

@@ -219,6 +219,20 @@ def _api_key(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
     )
 
 
+def _secrets(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
+    """The stored API key or webhook secret cannot be decrypted (the keys changed)."""
+    if not workspace.secrets_unreadable:
+        return None
+    return Banner(
+        key="secrets_unreadable",
+        kind="secrets_unreadable",
+        level="danger",
+        severity=110,
+        text=banner_text("secrets_unreadable"),
+        action_url=_url("settings", workspace),
+    )
+
+
 def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
     snap = inputs.storage
     used = int(snap["used"]) if snap and snap.get("used") is not None else None
@@ -515,6 +529,7 @@ def _server_errors(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
 def banners_compute(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
     """Every banner the inputs call for, most severe first."""
     found: list[Banner | None] = [
+        _secrets(workspace, inputs),
         _billing(workspace, inputs),
         _api_key(workspace, inputs),
         _storage(workspace, inputs),

@@ -234,6 +234,17 @@ BANNER_TEXTS: dict[str, BannerText] = {
         "Clears by itself when a later call succeeds.",
         "See the failed calls",
     ),
+    "secrets_unreadable": BannerText(
+        "Stored secrets cannot be decrypted — calls to SocialAPI are on hold",
+        "The encryption keys changed: FIELD_ENCRYPTION_KEYS no longer holds the key this "
+        "workspace's API key or webhook secret was saved with. Pages show the stored data, "
+        "but checks, reconnects and syncs wait, and webhooks are refused (SocialAPI delivers "
+        "them again for a few hours).",
+        "Put the previous key back in FIELD_ENCRYPTION_KEYS (see “Rotating the encryption "
+        "key” in the README), or paste the API key and webhook secret again in Settings.",
+        "Clears when the stored secrets can be read again.",
+        "Open Settings",
+    ),
     "api_key_rejected": BannerText(
         "API key rejected — every call from this workspace fails",
         "SocialAPI says the workspace's API key is missing, invalid or revoked{when}. "

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
+from dashboard.crypto import SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.upstream import WorkspaceNotConfigured
 from events import retention
@@ -30,6 +31,10 @@ def events_sync(workspace_id: int) -> None:
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
         # Already recorded as an error event by the client hook; the cursor is kept.
         log.info("events sync for workspace %s failed: %s", workspace_id, exc)
+    except SecretDecryptionError:
+        log.warning(
+            "events sync for workspace %s: stored secrets cannot be decrypted", workspace_id
+        )
     banner_dismissals_expire(workspace=workspace)
     threshold_alerts_check_service(workspace=workspace)
     if result is not None and not result.complete and not result.error:

@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from dashboard.audit import audit_record
+from dashboard.crypto import SECRETS_UNREADABLE, SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.upstream import WorkspaceNotConfigured, upstream
 from events.fixes import fix_for
@@ -83,6 +84,9 @@ def bulk_deletion_run(
         return _stop(
             job, token, "auth.missing_header", f"This workspace has no API key. {fix.action}"
         )
+    except SecretDecryptionError:
+        # Pending items are kept: Retry resumes the job once the key can be read again.
+        return _stop(job, token, "secrets_unreadable", SECRETS_UNREADABLE)
     size = max(1, concurrency or int(settings.BULK_DELETE_CONCURRENCY))
     queue_depth = 2 * size  # on the wire + waiting for a free thread
     batch = max(1, size // 2)  # outcomes recorded together
@@ -207,7 +211,7 @@ def _snapshot_after(job: BulkDeletion, workspace: Workspace) -> None:
     """A fresh storage figure once a job deleted files (a failure is recorded by the hook)."""
     try:
         storage_snapshot_take(workspace=workspace, source="bulk_deletion")
-    except (SocialAPIError, WorkspaceNotConfigured) as exc:
+    except (SocialAPIError, WorkspaceNotConfigured, SecretDecryptionError) as exc:
         log.info("bulk deletion %s: storage snapshot failed: %s", job.pk, exc)
 
 

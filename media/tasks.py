@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from dashboard.crypto import SecretDecryptionError
 from dashboard.models import Workspace
 from dashboard.upstream import WorkspaceNotConfigured
 from media import bulk_deletion, library, storage
@@ -25,6 +26,10 @@ def storage_snapshot_take(workspace_id: int) -> None:
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
         # Already recorded as an error event by the client hook; the page shows the last figure.
         log.info("storage snapshot for workspace %s failed: %s", workspace_id, exc)
+    except SecretDecryptionError:
+        log.warning(
+            "storage snapshot for workspace %s: stored secrets cannot be decrypted", workspace_id
+        )
 
 
 @shared_task(ignore_result=True)
@@ -37,6 +42,10 @@ def media_library_sync(workspace_id: int) -> None:
         library.media_library_sync(workspace=workspace)
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
         log.info("media library sync for workspace %s failed: %s", workspace_id, exc)
+    except SecretDecryptionError:
+        log.warning(
+            "media library sync for workspace %s: stored secrets cannot be decrypted", workspace_id
+        )
 
 
 @shared_task(ignore_result=True)

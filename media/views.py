@@ -6,7 +6,6 @@ that the POST views enqueue.
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from dashboard.access import WorkspaceRequest, workspace_view
+from dashboard.exports import csv_lines
 from dashboard.templatetags.dashboard_tags import bytes_human
 from media import selectors
 from media.bulk_deletion import (
@@ -315,11 +315,6 @@ def job_retry(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     return redirect("media:job", request.workspace.slug, job.pk)
 
 
-def _csv_safe(value: str) -> str:
-    """Stop spreadsheet apps from running a cell as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @require_GET
 @workspace_view()
 def job_problems_csv(request: WorkspaceRequest, job_id: int) -> HttpResponse:
@@ -327,18 +322,20 @@ def job_problems_csv(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     job = selectors.bulk_deletion_get(workspace=request.workspace, job_id=job_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="deletion-{job.pk}-problems.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["media_id", "filename", "size_bytes", "state", "code", "reason", "request_id"])
-    for item in selectors.bulk_deletion_problems_all(job=job).iterator(chunk_size=1000):
-        writer.writerow(
-            [
-                item.media_upstream_id,
-                _csv_safe(item.filename),
-                item.size_bytes,
-                item.state,
-                item.code,
-                _csv_safe(item.reason),
-                item.request_id,
-            ]
-        )
+    header = ["media_id", "filename", "size_bytes", "state", "code", "reason", "request_id"]
+    items = selectors.bulk_deletion_problems_all(job=job).iterator(chunk_size=1000)
+    rows = (
+        [
+            item.media_upstream_id,
+            item.filename,
+            item.size_bytes,
+            item.state,
+            item.code,
+            item.reason,
+            item.request_id,
+        ]
+        for item in items
+    )
+    for line in csv_lines([header, *rows]):
+        response.write(line)
     return response

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.alerts import account_alerts_batched
 from accounts.health import health_sync
 from accounts.models import AccountStatus
 from accounts.services import account_status_apply
@@ -256,3 +258,83 @@ def test_reminders_for_several_accounts_of_a_workspace_are_one_email(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "[Acme] Still broken: 2 accounts (Old one and Old two)"
     assert "Old two on Instagram, broken for 3 days" in mail.outbox[0].body
+
+
+def break_together(accounts, capture, **kwargs):
+    with capture(execute=True), account_alerts_batched():
+        for account in accounts:
+            account_status_apply(
+                account=account,
+                status=AccountStatus.RECONNECT_REQUIRED,
+                code="account.reconnection_required",
+                reason="Expired.",
+                source="sync",
+                **kwargs,
+            )
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Evil\r\nBcc: victim@example.com", "Evil Bcc: victim@example.com"),
+        ("Evil\nBcc: victim@example.com", "Evil Bcc: victim@example.com"),
+        ("Evil\u2028Bcc: victim@example.com", "Evil Bcc: victim@example.com"),
+        ("Evil\tTab\x0bV", "Evil Tab V"),
+    ],
+)
+def test_a_line_break_in_an_upstream_name_never_costs_anyone_their_alert(
+    admin, make_account, django_capture_on_commit_callbacks, name, shown
+):
+    evil, good = make_account(name=name), make_account(name="Good")
+    break_together([evil, good], django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.subject == f"[Acme] 2 accounts stopped working: {shown} and Good"
+    assert message.recipients() == [admin.email]  # no Bcc smuggled in
+    assert "victim" not in str(message.message().get_all("Bcc"))
+    assert AlertSent.objects.filter(kind="account_broken").count() == 2
+    evil.refresh_from_db()
+    good.refresh_from_db()
+    assert evil.alerted_at is not None and good.alerted_at is not None
+
+
+class PoisonBackend(locmem.EmailBackend):
+    """Refuses any message naming one account (a message-level failure, not the server)."""
+
+    def send_messages(self, messages):
+        for message in messages:
+            if "Poison" in message.body:
+                raise ValueError("this message cannot be encoded")
+        return super().send_messages(messages)
+
+
+def test_a_mail_refused_for_one_accounts_data_still_alerts_the_others(
+    admin, make_account, django_capture_on_commit_callbacks, settings, caplog
+):
+    settings.EMAIL_BACKEND = "tests.accounts.test_alerts.PoisonBackend"
+    shops = [make_account(name=n) for n in ("Alpha", "Poison", "Gamma")]
+    break_together(shops, django_capture_on_commit_callbacks)
+    assert sorted(m.subject for m in mail.outbox) == [
+        "[Acme] Reconnect Alpha (Instagram)",
+        "[Acme] Reconnect Gamma (Instagram)",
+    ]
+    assert "alert for account" in caplog.text and "cannot be sent (ValueError)" in caplog.text
+    # The bad one is settled, not retried (and failing again) every hour.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_alert_reminders() == 0
+    assert len(mail.outbox) == 2
+
+
+def test_when_the_mail_server_is_down_the_batch_is_kept_whole_for_the_hourly_run(
+    admin, make_account, django_capture_on_commit_callbacks, settings
+):
+    settings.EMAIL_BACKEND = "tests.accounts.test_alerts.RefusingBackend"
+    shops = [make_account(name=n) for n in ("Alpha", "Beta")]
+    break_together(
+        shops, django_capture_on_commit_callbacks, at=timezone.now() - timedelta(minutes=15)
+    )
+    assert not AlertSent.objects.exists()  # every claim given back, nothing split
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert account_alert_reminders() == 2
+    assert [m.subject for m in mail.outbox] == ["[Acme] 2 accounts stopped working: Alpha and Beta"]

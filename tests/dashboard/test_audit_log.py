@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from dashboard.audit import audit_record
 from dashboard.models import AuditEvent
+from tests.dashboard.test_exports import HOSTILE, formula_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +291,20 @@ def test_the_overview_tells_admins_support_looked_recently(
         support_viewed_at=saved.support_viewed_at - timedelta(days=31)
     )
     assert "Support staff (sam)" not in as_admin.get(overview).content.decode()
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_no_column_of_the_audit_csv_opens_as_a_formula(as_member, workspace, hostile):
+    AuditEvent.objects.create(
+        workspace=workspace,
+        actor_label=hostile,
+        action=hostile[:60],
+        target_type=hostile[:40],
+        target_id=hostile[:100],
+        target_label=hostile,
+        detail={"note": hostile},
+    )
+    response = as_member.get(reverse("audit_export", args=[workspace.slug]))
+    text = b"".join(response.streaming_content).decode()
+    assert formula_cells(text) == []
+    assert len(list(csv.reader(io.StringIO(text, newline="")))) == 2

@@ -18,6 +18,8 @@ from django.test import Client
 from tests.dashboard.url_matrix import Sample, all_routes, build_url, public_entry, registry
 
 ROOT = Path(django_settings.BASE_DIR)
+NEW_FERNET_KEY = Fernet.generate_key().decode()
+DEV_FERNET_KEY = django_settings.DEV_FIELD_ENCRYPTION_KEY
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -39,6 +41,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         SECRET_KEY="prod-" + "k8Tq2vXz" * 8,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="dashboard.example.com",
+        CACHE_URL="redis://127.0.0.1:6379/9",  # never connected to by `check`
         VAR_DIR=str(tmp_path),
     )
     env.update(overrides)
@@ -113,12 +116,40 @@ def test_production_settings_are_hardened(tmp_path):
         ({"SITE_URL": "http://dashboard.example.com"}, "SITE_URL must be an https"),
         ({"DEBUG": "true"}, "DEBUG must be off"),
         ({"SANDBOX_ENABLED": "true"}, "sandbox must not be enabled"),
+        ({"CACHE_URL": ""}, "CACHE_URL is required in production"),
+        ({"SECRET_KEY": django_settings.DEV_SECRET_KEY}, "SECRET_KEY is the development key"),
+        (
+            {"FIELD_ENCRYPTION_KEYS": DEV_FERNET_KEY},
+            "FIELD_ENCRYPTION_KEYS holds the development key",
+        ),
+        (
+            {"FIELD_ENCRYPTION_KEYS": f"{NEW_FERNET_KEY},{DEV_FERNET_KEY}"},
+            "FIELD_ENCRYPTION_KEYS holds the development key",
+        ),
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(tmp_path, overrides, complaint):
-    result = run(["manage.py", "check"], production_env(tmp_path, **overrides))
-    assert result.returncode != 0
-    assert complaint in result.stderr
+    for command in (["manage.py", "check"], ["manage.py", "check", "--deploy"]):
+        result = run(command, production_env(tmp_path, **overrides))
+        assert result.returncode != 0
+        assert complaint in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"FIELD_ENCRYPTION_KEYS": f"{NEW_FERNET_KEY},{Fernet.generate_key().decode()}"},
+        {"CACHE_URL": "redis://cache.internal:6379/1", "SECRET_KEY": "x" * 20 + "Qz9!" * 10},
+    ],
+    ids=["minimal", "two-keys", "remote-cache"],
+)
+def test_check_deploy_passes_with_each_safe_production_configuration(tmp_path, overrides):
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        production_env(tmp_path, **overrides),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_malformed_encryption_key_stops_the_check(tmp_path):

@@ -388,5 +388,6 @@ def test_a_host_name_leading_to_a_private_address_is_refused_before_the_key_is_s
 
     assert response.status_code == 400
     assert "leads to a private network address" in response.content.decode()
+    assert "SOCIALAPI_ALLOWED_BASE_URLS" in response.content.decode()  # what the operator can do
     assert opened == []
     assert Workspace.objects.get(pk=workspace.pk).base_url == "https://api.social-api.ai/v1"

@@ -131,3 +131,69 @@ def test_only_the_sandbox_loopback_and_operator_allowed_urls_skip_the_guard(
 
 def test_the_client_carries_the_guard_setting(workspace, fake_upstream):
     assert upstream.upstream(workspace).config.block_private_networks is True
+
+
+PROXY = "https://socialapi.internal/v1"  # an operator's proxy inside their network
+
+
+@pytest.mark.parametrize(
+    ("config", "url", "usable"),
+    [
+        ({"SOCIALAPI_DEFAULT_BASE_URL": PROXY}, PROXY, True),
+        ({"SOCIALAPI_DEFAULT_BASE_URL": PROXY}, PROXY + "/", True),
+        ({"SOCIALAPI_DEFAULT_BASE_URL": PROXY}, "https://other.internal/v1", False),
+        (
+            {"SOCIALAPI_DEFAULT_BASE_URL": PROXY, "SOCIALAPI_ALLOWED_BASE_URLS": ["https://x.io"]},
+            PROXY,
+            True,
+        ),
+        (
+            {"SOCIALAPI_ALLOWED_BASE_URLS": ["https://10.1.2.3/socialapi"]},
+            "https://10.1.2.3/socialapi/v1",
+            True,
+        ),
+        (
+            {"SOCIALAPI_ALLOWED_BASE_URLS": ["https://10.1.2.3/socialapi"]},
+            "https://10.1.2.3/v1",
+            False,
+        ),
+        ({}, PROXY, False),
+        ({}, "https://10.1.2.3/v1", False),
+        ({"SANDBOX_ENABLED": False}, "http://127.0.0.1:8123/sandbox/v1", False),
+    ],
+)
+def test_the_settings_form_and_the_client_agree_on_private_addresses(settings, config, url, usable):
+    from dashboard.forms import base_url_problem
+
+    for name, value in config.items():
+        setattr(settings, name, value)
+    assert (base_url_problem(url) is None) is usable, base_url_problem(url)
+    assert blocks_private_networks(url) is not usable
+
+
+def test_a_workspace_on_the_operators_private_proxy_reaches_it(workspace, settings, monkeypatch):
+    # The operator set SOCIALAPI_BASE_URL to a proxy inside their network; the form took
+    # it, so the client must not refuse every call with network.blocked_address.
+    settings.SOCIALAPI_DEFAULT_BASE_URL = PROXY
+    settings.SOCIALAPI_MAX_ATTEMPTS = 1
+    Workspace.objects.filter(pk=workspace.pk).update(base_url=PROXY)
+    opened = []
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.8", port))
+        ],
+    )
+
+    def connect(address, *args, **kwargs):
+        opened.append(address)
+        raise ConnectionRefusedError("the test has no proxy")
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        upstream.upstream(fresh(workspace)).users_me()
+
+    assert caught.value.code != "network.blocked_address"
+    assert [host for host, _ in opened] == ["socialapi.internal"]  # the call went out

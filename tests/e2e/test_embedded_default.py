@@ -7,6 +7,8 @@ beat, SQLite and the filesystem broker), whatever database the rest of the suite
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from contextlib import closing
 
 import httpx
@@ -122,3 +124,32 @@ def test_an_admin_registers_the_webhook_while_the_server_answers_its_own_ping(da
         ping = re.search(r"<dt>Last test ping from SocialAPI</dt>\s*<dd>(.*?)</dd>", page)
         assert ping and "just now" in ping.group(1)
         assert "Register again" in page
+
+
+def test_errors_show_the_products_own_pages_and_leave_the_terminal_quiet(
+    dashboard_url, embedded_var_dir
+):
+    log = embedded_var_dir / "server.log"
+    start = log.stat().st_size
+    missing = httpx.get(f"{dashboard_url}/no-such-page/")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text
+    assert "Using the URLconf" not in missing.text  # Django's debug page lists every URL
+    token = secrets.token_urlsafe(32)
+    assert httpx.get(f"{dashboard_url}/r/{token}/").status_code == 404
+    with closing(signed_in(dashboard_url, "member")) as client:
+        page = client.get("/w/demo/settings/")
+        csrf = CSRF.search(page.text)
+        assert csrf
+        refused = client.post("/w/demo/settings/checks/", data={"csrfmiddlewaretoken": csrf[1]})
+    assert refused.status_code == 403
+    assert "You can't do that here" in refused.text
+
+    deadline = time.monotonic() + 30
+    printed = ""
+    while "Forbidden (Permission denied)" not in printed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        printed = log.read_bytes()[start:].decode(errors="replace")
+    assert "Forbidden (Permission denied): /w/demo/settings/checks/" in printed
+    assert "Traceback" not in printed, printed
+    assert token not in printed, printed

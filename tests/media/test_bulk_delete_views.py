@@ -14,6 +14,7 @@ from media import tasks
 from media.bulk_deletion import bulk_deletion_create
 from media.filters import MediaFilter, Selection
 from media.models import BulkDeletion, BulkDeletionItem, MediaItem
+from tests.dashboard.test_exports import HOSTILE, formula_cells
 from tests.media.conftest import MB
 
 pytestmark = pytest.mark.django_db
@@ -381,3 +382,24 @@ def test_every_url_refuses_anonymous_and_outsiders(
         assert as_outsider.post(url).status_code == 404
     job.refresh_from_db()
     assert job.status == "queued"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_no_column_of_the_problems_csv_opens_as_a_formula(
+    as_member, workspace, make_media, enqueued, hostile
+):
+    job = make_job(workspace, make_media, n=1)
+    BulkDeletionItem.objects.filter(job=job).update(
+        media_upstream_id=hostile[:100],
+        filename=hostile,
+        state="failed",
+        code=hostile[:100],
+        reason=hostile,
+        request_id=hostile[:64],
+        finished_at=timezone.now(),
+    )
+    response = as_member.get(reverse("media:job_problems_csv", args=[workspace.slug, job.pk]))
+    text = response.content.decode()
+    assert formula_cells(text) == []
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 2 and rows[1][3] == "failed"

@@ -76,6 +76,11 @@ class Command(BaseCommand):
             ],
         }
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Whoever tries the product sees its own 404/403/500 pages, not Django's debug
+        # pages (which list every URL); tracebacks of real errors still reach this
+        # terminal, and a long-running worker keeps no per-query debug log. DEBUG=true
+        # brings the debug pages back; `manage.py runserver` keeps them by default.
+        env.setdefault("DEBUG", "false")
         # Each child runs in a process group of its own: a Ctrl-C in the terminal reaches
         # only this supervisor, which then stops every group exactly once (a server that
         # gets both the terminal's SIGINT and our SIGTERM can hang mid-shutdown).

@@ -248,6 +248,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # A worker sleeps this long whenever the queue is empty or its pool is busy (kombu's
+        # default, 1 s, held the embedded worker to a few tasks a second).
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

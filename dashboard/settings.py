@@ -263,18 +263,25 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "SocialAPI Dashboard <dashboard@localhost>")
 
 # --- Celery ------------------------------------------------------------------------
-# With no broker configured, kombu's filesystem transport under var/ needs no server.
+# With no broker configured, kombu's filesystem transport under var/ needs no server; our
+# subclass of it (dashboard/broker.py) writes each message atomically and sets aside a file
+# it cannot read instead of letting the worker die on it.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
+    for _sub in ("queue", "processed", "control", "failed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        "failed_folder": str(_broker_dir / "failed"),
         "store_processed": False,
+        # A worker sleeps this long whenever the queue is empty or its pool is busy (kombu's
+        # default, 1 s, held the embedded worker to a few tasks a second).
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

@@ -68,7 +68,7 @@ def dashboard_version() -> str:
 
 @dataclass
 class Scrape:
-    """What one scrape read, keyed by workspace slug."""
+    """What every part of one scrape shares: its clock and the workspaces."""
 
     now: datetime
     workspaces: list[Any]  # Workspace rows, annotated (see `metrics_workspaces`)
@@ -90,8 +90,9 @@ def metrics_workspaces() -> list[Any]:
     )
 
 
-def _latest_id(model: Any) -> Subquery:
-    return Subquery(
+def _latest_id(model: Any) -> Any:
+    """The id of the workspace's latest row (an index scan of `<model>_ws_time`)."""
+    return (
         model.objects.filter(workspace=OuterRef("pk")).order_by("-taken_at", "-id").values("pk")[:1]
     )
 
@@ -160,6 +161,8 @@ def account_metrics(slugs: dict[int, str]) -> Iterator[Metric]:
         .annotate(n=Count("id"))
     )
     for row in rows:
+        if row["workspace_id"] not in slugs:
+            continue  # created while this scrape ran: in the next one
         key = (slugs[row["workspace_id"]], row["platform"])
         per_status = counts.setdefault(key, {status.value: 0 for status in AccountStatus})
         per_status[row["status"]] = row["n"]
@@ -262,6 +265,8 @@ def error_metrics(slugs: dict[int, str]) -> Iterator[Metric]:
         )
     )
     for row in rows:
+        if row["workspace_id"] not in slugs:
+            continue  # created while this scrape ran: in the next one
         slug = slugs[row["workspace_id"]]
         open_groups[slug][row["family"]] = row["open"]
         events[slug][row["family"]] = row["recorded"] or 0

@@ -4,12 +4,16 @@ that never goes down, and the Celery queue's depth on both brokers."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import current_app
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +22,7 @@ from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import AccountStatus, SocialAccount
+from dashboard import metrics
 from dashboard.models import UsageSnapshot, Workspace
 from dashboard.scheduling import SYNCS
 from dashboard.tasks import workspace_syncs_dispatch
@@ -89,7 +94,8 @@ def broker_dir(settings, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_it_is_off_by_default_and_looks_like_any_unknown_url(method, as_support, settings):
     assert not settings.METRICS_TOKEN and not settings.METRICS_ALLOWED_NETWORKS
-    for client in (Client(), as_support):
+    # The CSRF check never answers first (a 403 would tell the endpoint exists).
+    for client in (Client(enforce_csrf_checks=True), as_support):
         response = getattr(client, method)("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
         assert response.status_code == 404
 
@@ -113,7 +119,8 @@ def test_it_answers_the_token_and_nothing_else(enabled, as_support):
 
 def test_the_scheme_is_case_insensitive_and_a_post_is_refused(enabled):
     assert Client().get("/metrics", HTTP_AUTHORIZATION=f"bearer {TOKEN}").status_code == 200
-    assert Client().post("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
 
 
 def test_an_allowed_network_opens_it_without_a_token(settings):
@@ -364,6 +371,21 @@ def test_the_events_counter_never_goes_down_when_old_events_are_pruned(
     assert after == 5
 
 
+def test_a_workspace_created_while_a_scrape_runs_waits_for_the_next_one(
+    enabled, seeded, monkeypatch, broker_dir
+):
+    listed = metrics.metrics_workspaces
+    monkeypatch.setattr(
+        metrics, "metrics_workspaces", lambda: [ws for ws in listed() if ws.slug == "acme"]
+    )
+    found = samples(scrape())
+    assert (
+        value(found, "dashboard_accounts", workspace="acme", platform="instagram", status="active")
+        == 2
+    )
+    assert not [labels for _, labels in found if ("workspace", "globex") in labels]
+
+
 def _workspace_like_acme(slug: str) -> Workspace:
     ws = Workspace.objects.create(slug=slug, name=slug.title(), api_key="sapi_key_" + "ef" * 31)
     SocialAccount.objects.create(workspace=ws, upstream_id="acc_1", platform="x", status="active")
@@ -499,3 +521,57 @@ def test_it_reports_what_the_syncs_stored_from_the_sandbox(
     for sync in SYNCS:
         age = value(found, "dashboard_sync_age_seconds", kind=sync.kind, **acme)
         assert age is not None and age < 60, sync.kind
+
+
+# --- the README ------------------------------------------------------------------------------
+
+
+def _readme_section() -> str:
+    text = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    section = text[text.index("## Monitoring with Prometheus") :]
+    return section[: section.index("\n## ", 1)]
+
+
+def _readme_rules() -> str:
+    blocks = re.findall(r"```yaml\n(.*?)```", _readme_section(), re.S)
+    rules = [block for block in blocks if block.startswith("groups:")]
+    assert len(rules) == 1, "the README's Monitoring section has one block of alert rules"
+    return rules[0]
+
+
+def test_the_readme_lists_every_metric_and_its_rules_use_only_those(enabled, seeded, broker_dir):
+    response = scrape()
+    families = {family.name for family in text_string_to_metric_families(response.text)}
+    exposed = {name for name, _ in samples(response)}
+    documented = set(
+        re.findall(
+            r"^\| `(dashboard_[a-z_]+)`(?: / `(dashboard_[a-z_]+)`)?", _readme_section(), re.M
+        )
+    )
+    documented_names = {name for pair in documented for name in pair if name}
+    # Counters are documented by their sample name (`…_total`), the rest by family name.
+    assert documented_names == {name for name in exposed if name.endswith("_total")} | {
+        family for family in families if f"{family}_total" not in exposed
+    }
+    used = set(re.findall(r"\bdashboard_[a-z_]+", _readme_rules()))
+    assert used and used <= exposed
+
+
+def test_the_readme_alert_rules_load_in_prometheus(tmp_path, enabled, seeded, broker_dir):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+    rules = tmp_path / "rules.yml"
+    rules.write_text(_readme_rules())
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    linted = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=scrape().text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr

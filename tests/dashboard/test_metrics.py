@@ -534,7 +534,7 @@ def _readme_section() -> str:
 
 def _readme_rules() -> str:
     blocks = re.findall(r"```yaml\n(.*?)```", _readme_section(), re.S)
-    rules = [block for block in blocks if block.startswith("groups:")]
+    rules = [str(block) for block in blocks if block.startswith("groups:")]
     assert len(rules) == 1, "the README's Monitoring section has one block of alert rules"
     return rules[0]
 

@@ -25,6 +25,16 @@ class Sync:
     minutes: str  # Workspace field or settings name with the interval in minutes
     runs_when_paused: bool = False  # API key / billing problems pause the others
 
+    @property
+    def kind(self) -> str:
+        """health | storage | media | usage | events"""
+        return self.stamp.removesuffix("_enqueued_at")
+
+    @property
+    def success_stamp(self) -> str:
+        """Workspace field holding the last time it succeeded."""
+        return f"{self.kind}_synced_at"
+
 
 SYNCS = (
     Sync("accounts.tasks.health_sync", "health_enqueued_at", "health_sync_minutes"),
@@ -40,7 +50,7 @@ SYNCS = (
 )
 
 
-def _interval(workspace: Workspace, sync: Sync) -> timedelta:
+def sync_interval(workspace: Workspace, sync: Sync) -> timedelta:
     value = getattr(workspace, sync.minutes, None)
     if value is None:
         value = getattr(settings, sync.minutes)
@@ -55,7 +65,7 @@ def syncs_due(*, workspace: Workspace, now: datetime | None = None) -> list[Sync
         if workspace.is_paused and not sync.runs_when_paused:
             continue
         last = getattr(workspace, sync.stamp)
-        if last is None or now - last >= _interval(workspace, sync):
+        if last is None or now - last >= sync_interval(workspace, sync):
             due.append(sync)
     return due
 

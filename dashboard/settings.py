@@ -6,6 +6,7 @@ turns on the hardened configuration and refuses to start without real secrets.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -333,6 +334,21 @@ RECONNECT_LINK_DAYS = envint("RECONNECT_LINK_DAYS", 7)
 RECONNECT_STATE_MINUTES = 10
 WEBHOOK_TOLERANCE_SECONDS = envint("WEBHOOK_TOLERANCE_SECONDS", 300)
 PLATFORM_THROTTLE_BANNER_MINUTES = envint("PLATFORM_THROTTLE_BANNER_MINUTES", 30)
+
+# --- Metrics (a Prometheus endpoint at /metrics) ----------------------------------
+# Off (404) unless a bearer token or client networks are set; with both, a scrape needs
+# both. Client IPs are read as everywhere else (TRUSTED_PROXY_COUNT).
+METRICS_TOKEN = env("METRICS_TOKEN")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters in production")
+METRICS_ALLOWED_NETWORKS = envlist("METRICS_ALLOWED_NETWORKS")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or a CIDR network"
+        ) from None
 
 # --- Sandbox (a local SocialAPI for demos and tests) ------------------------------
 SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", TESTING)

@@ -5,7 +5,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from dashboard import account_views, audit_views, members, settings_views, support_views, views
+from dashboard import (
+    account_views,
+    audit_views,
+    members,
+    metrics_views,
+    settings_views,
+    support_views,
+    views,
+)
 
 settings_patterns: list[URLPattern | URLResolver] = [
     path("", settings_views.settings_page, name="settings"),
@@ -77,6 +85,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("accounts.public_urls")),
     path("", include("events.public_urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

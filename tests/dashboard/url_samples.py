@@ -191,6 +191,13 @@ def _refused_without_signature(who: str, how: str, response: Any) -> str | None:
     return None
 
 
+def _off_for_everyone(who: str, how: str, response: Any) -> str | None:
+    """Tests run with the defaults, where the endpoint is off: a 404 whoever asks."""
+    if response.status_code != 404:
+        return f"the metrics endpoint is off by default: expected 404, got {response.status_code}"
+    return None
+
+
 CLIENT_ERRORS = set(range(400, 500))
 
 PUBLIC_URLS = {
@@ -217,6 +224,12 @@ PUBLIC_URLS = {
     "healthz": Public(
         "load balancer liveness probe; reveals nothing",
         expect=_all(_status_in({200}, method="GET"), _status_in({405}, method="POST")),
+    ),
+    "metrics": Public(
+        "the Prometheus endpoint, for the operator's scraper: off unless METRICS_TOKEN or "
+        "METRICS_ALLOWED_NETWORKS is set, then opened by that bearer token or network only, "
+        "never by a session (tests/dashboard/test_metrics.py)",
+        expect=_off_for_everyone,
     ),
     "oauth_callback": Public(
         "the platform sends the browser back here cross-site; the session-bound state guards it",

@@ -70,6 +70,8 @@ AUDIT_ACTION_LABELS = {
     "mfa.enable": "Turned on two-factor sign-in",
     "mfa.disable": "Turned off two-factor sign-in",
     "mfa.recovery_regenerate": "Made new two-factor recovery codes",
+    "mfa.passkey_add": "Added a passkey",
+    "mfa.passkey_remove": "Removed a passkey",
     "mfa.reset": "Two-factor sign-in reset by an operator",
     "mfa.fail": "Typed a wrong two-factor code",
 }

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "django_otp",
+    "django_otp_webauthn",
     "dashboard",
     "accounts",
     "media",
@@ -206,6 +207,14 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 MFA_REQUIRED_FOR_STAFF = envbool("MFA_REQUIRED_FOR_STAFF", PRODUCTION)
 # The name authenticator apps show next to the code.
 MFA_ISSUER = env("MFA_ISSUER", "SocialAPI Dashboard")
+# Passkeys (django-otp-webauthn) are a second factor only, bound to SITE_URL's host.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_RP_ID_CALLABLE = "mfa.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = MFA_ISSUER
+# The origin really checked is SITE_URL's, read per request (mfa.passkeys); this list only
+# satisfies the library's start-up check, which wants https or localhost.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [SITE_URL if SITE_URL.startswith("https://") else "http://localhost"]
+OTP_WEBAUTHN_HELPER_CLASS = "mfa.passkeys.PasskeyHelper"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")

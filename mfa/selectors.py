@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
+from django_otp_webauthn.models import WebAuthnCredential
 
 from dashboard.models import Workspace
 from mfa.models import AuthenticatorDevice, RecoveryCodeDevice
@@ -18,6 +19,7 @@ from mfa.models import AuthenticatorDevice, RecoveryCodeDevice
 SESSION_DEVICE_MODELS: dict[str, type[Device]] = {
     AuthenticatorDevice.model_label(): AuthenticatorDevice,
     RecoveryCodeDevice.model_label(): RecoveryCodeDevice,
+    WebAuthnCredential.model_label(): WebAuthnCredential,
 }
 
 
@@ -34,6 +36,7 @@ class TwoFactorStatus:
     authenticator: AuthenticatorDevice | None  # confirmed
     recovery: RecoveryCodeDevice | None
     recovery_codes_left: int
+    passkeys: list[WebAuthnCredential]
 
     @property
     def enabled(self) -> bool:
@@ -46,7 +49,29 @@ def two_factor_status(*, user: Any) -> TwoFactorStatus:
     )
     recovery = RecoveryCodeDevice.objects.filter(user_id=user.pk, confirmed=True).first()
     left = recovery.codes.count() if recovery is not None else 0
-    return TwoFactorStatus(authenticator=authenticator, recovery=recovery, recovery_codes_left=left)
+    return TwoFactorStatus(
+        authenticator=authenticator,
+        recovery=recovery,
+        recovery_codes_left=left,
+        passkeys=passkeys_of(user) if authenticator is not None else [],
+    )
+
+
+def passkeys_of(user: Any) -> list[WebAuthnCredential]:
+    """The person's passkeys, oldest first (none unless the authenticator app is on)."""
+    return list(
+        WebAuthnCredential.objects.filter(user_id=user.pk, confirmed=True)
+        .only("id", "user", "confirmed", "name", "created_at", "last_used_at")
+        .order_by("created_at", "pk")
+    )
+
+
+def passkey_of(*, user: Any, passkey_id: int) -> WebAuthnCredential | None:
+    """One of the person's own passkeys; anyone else's is None."""
+    found: WebAuthnCredential | None = WebAuthnCredential.objects.filter(
+        pk=passkey_id, user_id=user.pk
+    ).first()
+    return found
 
 
 def authenticator_pending(*, user: Any) -> AuthenticatorDevice | None:

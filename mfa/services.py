@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django_otp import login as otp_login
 from django_otp.models import Device
+from django_otp_webauthn.models import WebAuthnCredential
 
 from dashboard.audit import audit_record
 from dashboard.models import Workspace
@@ -31,7 +32,7 @@ from mfa.models import (
 )
 
 
-def _audit_person(
+def audit_person(
     *,
     action: str,
     user: Any,
@@ -111,7 +112,7 @@ def authenticator_setup_confirm(*, user: Any, code: str, request: HttpRequest) -
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = _recovery_codes_replace(user=user)
-            _audit_person(action="mfa.enable", user=user, request=request)
+            audit_person(action="mfa.enable", user=user, request=request)
     if not allowed:
         raise ServiceRefused(
             "Too many wrong codes: wait a few seconds, then type the code showing now."
@@ -130,7 +131,7 @@ def recovery_codes_regenerate(*, user: Any, request: HttpRequest) -> list[str]:
         raise ServiceRefused("Turn on two-factor sign-in first.")
     with transaction.atomic():
         codes = _recovery_codes_replace(user=user)
-        _audit_person(action="mfa.recovery_regenerate", user=user, request=request)
+        audit_person(action="mfa.recovery_regenerate", user=user, request=request)
     return codes
 
 
@@ -139,7 +140,7 @@ def two_factor_disable(*, user: Any, request: HttpRequest) -> None:
     with transaction.atomic():
         deleted = _devices_delete(user=user)
         if deleted:
-            _audit_person(action="mfa.disable", user=user, request=request)
+            audit_person(action="mfa.disable", user=user, request=request)
 
 
 def two_factor_reset(*, user: Any, operator: str) -> bool:
@@ -151,14 +152,26 @@ def two_factor_reset(*, user: Any, operator: str) -> bool:
     with transaction.atomic():
         deleted = _devices_delete(user=user)
         if deleted:
-            _audit_person(action="mfa.reset", user=user, actor_label=operator or "operator")
+            audit_person(action="mfa.reset", user=user, actor_label=operator or "operator")
     return deleted
 
 
 def _devices_delete(*, user: Any) -> bool:
-    removed, _ = AuthenticatorDevice.objects.filter(user_id=user.pk).delete()
-    removed_codes, _ = RecoveryCodeDevice.objects.filter(user_id=user.pk).delete()
-    return bool(removed or removed_codes)
+    removed = 0
+    for model in (AuthenticatorDevice, RecoveryCodeDevice, WebAuthnCredential):
+        removed += model.objects.filter(user_id=user.pk).delete()[0]
+    return bool(removed)
+
+
+def passkey_remove(*, user: Any, passkey: WebAuthnCredential, request: HttpRequest) -> None:
+    with transaction.atomic():
+        WebAuthnCredential.objects.filter(pk=passkey.pk, user_id=user.pk).delete()
+        audit_person(
+            action="mfa.passkey_remove",
+            user=user,
+            request=request,
+            detail={"passkey": passkey.name or "Passkey"},
+        )
 
 
 @dataclass(frozen=True)
@@ -195,7 +208,7 @@ def recovery_codes_left(*, device: Device) -> int:
 
 
 def two_factor_code_failed(*, user: Any, request: HttpRequest, throttled: bool) -> None:
-    _audit_person(
+    audit_person(
         action="mfa.fail",
         user=user,
         request=request,

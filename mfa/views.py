@@ -25,7 +25,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -39,6 +39,7 @@ from dashboard.services import ServiceRefused
 from mfa import selectors, services
 from mfa.forms import DisableForm, PasswordCheckForm, SetupConfirmForm, SignInCodeForm
 from mfa.models import AuthenticatorDevice
+from mfa.passkeys import passkey_config, passkeys_available
 
 PENDING = "mfa_pending"  # session key: who passed the password step, waiting for a code
 PENDING_SECONDS = 5 * 60
@@ -142,23 +143,33 @@ def _signed_in(request: HttpRequest, check: services.CodeCheck) -> None:
         )
 
 
+def code_step_person(request: HttpRequest) -> tuple[Any, str, str | None] | None:
+    """Who the code step is for: the person, where they go next, and the backend to sign
+    them in with (None: already signed in, only unverified). None when it is for nobody."""
+    if request.user.is_authenticated:
+        user = request.user
+        if user.is_verified() or not selectors.two_factor_enabled(user=user):  # type: ignore[attr-defined]
+            return None
+        return user, _next_url(request, request.POST.get("next") or request.GET.get("next")), None
+    pending = _pending(request)
+    if pending is None:
+        return None
+    user, data = pending
+    return user, _next_url(request, data.get("next")), str(data.get("backend"))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_in_code(request: HttpRequest) -> HttpResponse:
     """The second step; also asks a signed-in person whose session was never verified."""
-    backend: str | None = None  # set while nobody is signed in yet
-    if request.user.is_authenticated:
-        user = request.user
-        next_url = _next_url(request, request.POST.get("next") or request.GET.get("next"))
-        if user.is_verified() or not selectors.two_factor_enabled(user=user):  # type: ignore[attr-defined]
+    started = PENDING in request.session
+    step = code_step_person(request)
+    if step is None:
+        if request.user.is_authenticated:
+            next_url = _next_url(request, request.POST.get("next") or request.GET.get("next"))
             return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
-    else:
-        started = PENDING in request.session
-        pending = _pending(request)
-        if pending is None:
-            return _sign_in_again(request, expired=started)
-        user, data = pending
-        next_url, backend = _next_url(request, data.get("next")), str(data.get("backend"))
+        return _sign_in_again(request, expired=started)
+    user, next_url, backend = step
 
     credentials = {"username": user.get_username()}
     if AxesProxyHandler.is_locked(request, credentials):
@@ -178,7 +189,14 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
         if getattr(request, "axes_locked_out", False):
             # AxesMiddleware answers with its lock-out page; afterwards, start over.
             request.session.pop(PENDING, None)
-    ctx = {"form": form, "next": next_url, "signed_in": backend is None}
+    ctx = {
+        "form": form,
+        "next": next_url,
+        "signed_in": backend is None,
+        "passkeys": selectors.passkeys_of(user),
+        "passkeys_available": passkeys_available(),
+        "passkey_config": passkey_config(request),
+    }
     return _no_store(render(request, "mfa/sign_in_code.html", ctx))
 
 
@@ -197,6 +215,8 @@ def _manage_page(request: HttpRequest, status: int = 200, **overrides: Any) -> H
         "status": selectors.two_factor_status(user=request.user),
         "regenerate_form": PasswordCheckForm(request=request),
         "disable_form": DisableForm(request=request),
+        "passkey_config": passkey_config(request),
+        "passkeys_available": passkeys_available(),
         **_reasons(request.user),
     }
     ctx.update(overrides)
@@ -313,3 +333,15 @@ def disable(request: HttpRequest) -> HttpResponse:
     services.two_factor_disable(user=request.user, request=request)
     messages.success(request, "Two-factor sign-in is off: signing in asks for your password only.")
     return redirect("mfa:manage")
+
+
+@require_POST
+@login_required
+def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    """Remove one of your passkeys (the authenticator app and recovery codes stay)."""
+    passkey = selectors.passkey_of(user=request.user, passkey_id=passkey_id)
+    if passkey is None:
+        raise Http404("No such passkey of yours")
+    services.passkey_remove(user=request.user, passkey=passkey, request=request)
+    messages.success(request, "Passkey removed: it no longer signs you in.")
+    return redirect(reverse("mfa:manage") + "#passkeys")

@@ -10,12 +10,13 @@ CSP (no console error, nothing loaded from another origin).
 from __future__ import annotations
 
 import time
-from base64 import b32decode
+from base64 import b32decode, b32encode
 
 import pytest
 from django_otp.oath import TOTP
 
-from dashboard.models import Workspace
+from dashboard.models import AuditEvent, Workspace
+from mfa.models import AuthenticatorDevice
 from tests.browser import accessibility_problems, messages, press, shoot, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -136,4 +137,51 @@ def test_a_workspace_that_requires_it_sends_a_member_without_it_to_the_setup(
     page.get_by_role("link", name="I have saved them: continue").click()
     page.wait_for_url(f"{site}/w/acme/")
     assert page.get_by_role("heading", level=1).inner_text() == "Acme"
+    assert problems == []
+
+
+def test_a_passkey_added_on_the_page_then_stands_in_for_the_code(browser, site, workspace, admin):
+    """Chromium's virtual authenticator plays the security key (fingerprint accepted)."""
+    from tests.mfa.conftest import authenticator_give
+
+    authenticator_give(admin)
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    problems = watch(page, site)
+    sign_in(page, site, "alice")
+    device = AuthenticatorDevice.objects.get(user=admin)
+    code_step(page, app_code(b32encode(device.seed).decode()))
+    page.wait_for_url(f"{site}/w/acme/")
+
+    page.goto(f"{site}/account/two-factor/")
+    with page.expect_navigation():  # the page reloads once the passkey is stored
+        page.get_by_role("button", name="Add a passkey").click()
+    passkeys = page.locator("#passkeys li")
+    assert passkeys.count() == 1 and "Passkey · added" in passkeys.inner_text()
+    problems += accessibility_problems(page)
+    assert AuditEvent.objects.filter(action="mfa.passkey_add", workspace=workspace).exists()
+
+    sign_out(page)
+    sign_in(page, site, "alice")
+    assert page.get_by_role("heading", level=1).inner_text() == "Two-factor sign-in"
+    problems += accessibility_problems(page)
+    page.get_by_role("button", name="Use a passkey instead").click()
+    page.wait_for_url(f"{site}/w/acme/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Acme"
+    context.close()
     assert problems == []

@@ -181,7 +181,8 @@ def test_the_pages_need_a_signed_in_person(client, db):
 def test_the_pages_cost_a_few_queries(admin, django_assert_max_num_queries):
     device, _ = authenticator_give(admin)
     client = verified_client(admin, device)
-    with django_assert_max_num_queries(6):  # session, user, devices, codes, requirement
+    # user, authenticator, recovery set, its codes, passkeys, requiring workspaces, switcher
+    with django_assert_max_num_queries(7):
         assert client.get(MANAGE).status_code == 200
     AuthenticatorDevice.objects.all().delete()
     client.post(SETUP)

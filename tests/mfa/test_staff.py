@@ -95,12 +95,18 @@ def test_development_settings_leave_it_to_staff(tmp_path):
 
 @pytest.mark.django_db
 def test_an_operator_resets_a_persons_two_factor_audited(admin, workspace):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from tests.mfa.url_samples import passkey_make
+
     authenticator_give(admin)
+    passkey_make(admin)
     out = StringIO()
     call_command("mfa_reset", "alice", stdout=out)
     assert "Two-factor sign-in removed for alice" in out.getvalue()
     assert not AuthenticatorDevice.objects.filter(user=admin).exists()
     assert not RecoveryCodeDevice.objects.filter(user=admin).exists()
+    assert not WebAuthnCredential.objects.filter(user=admin).exists()
     entry = AuditEvent.objects.get(action="mfa.reset")
     assert (entry.workspace, entry.actor, entry.actor_label) == (
         workspace,

@@ -17,7 +17,7 @@ from django_otp.oath import TOTP
 
 from dashboard.models import AuditEvent, Workspace
 from mfa.models import AuthenticatorDevice
-from tests.browser import accessibility_problems, messages, press, shoot, watch
+from tests.browser import accessibility_problems, messages, press, shoot, signed_in, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -184,4 +184,31 @@ def test_a_passkey_added_on_the_page_then_stands_in_for_the_code(browser, site, 
     page.wait_for_url(f"{site}/w/acme/")
     assert page.get_by_role("heading", level=1).inner_text() == "Acme"
     context.close()
+    assert problems == []
+
+
+def test_the_two_factor_pages_fit_a_phone_screen(browser, site, workspace, admin, member):
+    from tests.mfa.conftest import authenticator_give
+
+    authenticator_give(admin)
+    context = signed_in(browser, site, member, viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    problems = watch(page, site)
+    pages = []
+    page.goto(f"{site}/account/two-factor/setup/")
+    press(page.get_by_role("button", name="Show the QR code"))
+    pages.append(page.url)
+    overflow = [page.evaluate("document.documentElement.scrollWidth - window.innerWidth")]
+    page.goto(f"{site}/account/two-factor/")
+    pages.append(page.url)
+    overflow.append(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+    context.close()
+
+    phone = browser.new_page(viewport={"width": 375, "height": 800})
+    problems += watch(phone, site)
+    sign_in(phone, site, "alice")
+    pages.append(phone.url)
+    overflow.append(phone.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+    assert pages[-1] == f"{site}/login/code/"
+    assert all(extra <= 1 for extra in overflow), dict(zip(pages, overflow, strict=True))
     assert problems == []

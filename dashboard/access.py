@@ -3,7 +3,8 @@
 Every workspace page is under `/w/<slug>/`; `workspace_view` resolves the slug for the
 signed-in person. Non-members get 404 (the workspace does not exist for them), except
 support staff, who read any workspace (audited). State changes need an admin; triage
-actions accept support staff too.
+actions accept support staff too. A workspace that requires two-factor sign-in sends a
+session without it to set it up first (`mfa.gate`), support staff included.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def workspace_view(*, admin: bool = False, triage: bool = False) -> Callable[[Vi
             request: HttpRequest, workspace_slug: str, *args: Any, **kwargs: Any
         ) -> HttpResponseBase:
             workspace, membership = workspace_for_user(user=request.user, slug=workspace_slug)
+            if workspace.mfa_required:
+                from mfa.gate import two_factor_gate
+
+                held = two_factor_gate(request)
+                if held is not None:
+                    return held
             req = cast(WorkspaceRequest, request)
             req.workspace = workspace
             req.membership = membership

@@ -86,6 +86,10 @@ class Workspace(models.Model):
     support_viewed_at = models.DateTimeField(null=True, blank=True)
     support_viewed_by = models.CharField(max_length=150, blank=True)
 
+    # "Members must use two-factor sign-in" (Settings, admins): this workspace's pages
+    # need a session verified with a second factor (see mfa.gate).
+    mfa_required = models.BooleanField(default=False)
+
     is_demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 

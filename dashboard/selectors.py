@@ -12,6 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -65,6 +66,14 @@ AUDIT_ACTION_LABELS = {
     "error_group.reopen": "Reopened an error group",
     "error_group.note": "Added a note to an error group",
     "diagnostic_bundle.export": "Exported a diagnostic bundle",
+    "settings.mfa_requirement": "Changed whether two-factor sign-in is required",
+    "mfa.enable": "Turned on two-factor sign-in",
+    "mfa.disable": "Turned off two-factor sign-in",
+    "mfa.recovery_regenerate": "Made new two-factor recovery codes",
+    "mfa.passkey_add": "Added a passkey",
+    "mfa.passkey_remove": "Removed a passkey",
+    "mfa.reset": "Two-factor sign-in reset by an operator",
+    "mfa.fail": "Typed a wrong two-factor code",
 }
 
 
@@ -123,10 +132,17 @@ def ingest_url() -> str:
 
 
 def members_list(*, workspace: Workspace) -> list[Membership]:
-    """Admins first, then by name."""
+    """Admins first, then by name; `has_mfa`: they sign in with two-factor."""
+    from mfa.models import AuthenticatorDevice
+
     return list(
         Membership.objects.filter(workspace=workspace)
         .select_related("user")
+        .annotate(
+            has_mfa=Exists(
+                AuthenticatorDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
+            )
+        )
         .order_by("role", "user__username")
     )
 

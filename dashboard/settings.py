@@ -115,11 +115,14 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp_webauthn",
     "dashboard",
     "accounts",
     "media",
     "events",
     "sandbox",
+    "mfa",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +133,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mfa.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -223,6 +227,22 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 # The same client IP for lockouts as for the audit log (django-ipware is not installed,
 # so axes' own AXES_IPWARE_* settings would be ignored).
 AXES_CLIENT_IP_CALLABLE = "dashboard.audit.client_ip"
+# A wrong two-factor code counts as a failed sign-in too; axes never stores what was typed.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# Two-factor sign-in (mfa/): support staff read every workspace, so in production their
+# sessions need it; off in development so the demo's `support` / `support` still works.
+MFA_REQUIRED_FOR_STAFF = envbool("MFA_REQUIRED_FOR_STAFF", PRODUCTION)
+# The name authenticator apps show next to the code.
+MFA_ISSUER = env("MFA_ISSUER", "SocialAPI Dashboard")
+# Passkeys (django-otp-webauthn) are a second factor only, bound to SITE_URL's host.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_RP_ID_CALLABLE = "mfa.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = MFA_ISSUER
+# The origin really checked is SITE_URL's, read per request (mfa.passkeys); this list only
+# satisfies the library's start-up check, which wants https or localhost.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [SITE_URL if SITE_URL.startswith("https://") else "http://localhost"]
+OTP_WEBAUTHN_HELPER_CLASS = "mfa.passkeys.PasskeyHelper"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -1,5 +1,5 @@
 """The settings page: SocialAPI connection, webhooks, ingest token, background checks,
-members and the person's own alert preferences.
+members, two-factor requirement and the person's own alert preferences.
 
 Every form posts to its own URL. A secret shown once (webhook secret, ingest token,
 invitation link) is rendered straight into the POST response with `no-store`: it is
@@ -30,6 +30,8 @@ from dashboard.forms import (
     sandbox_base_url,
 )
 from dashboard.models import Membership
+from mfa.forms import WorkspaceMfaForm
+from mfa.services import workspace_mfa_requirement_set
 
 TEMPLATE = "dashboard/settings.html"
 
@@ -49,6 +51,7 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
             }
         ),
         "invite_form": InviteForm(),
+        "mfa_form": WorkspaceMfaForm(initial={"mfa_required": workspace.mfa_required}),
         "alerts_form": AlertPreferencesForm(instance=request.membership)
         if request.membership
         else None,
@@ -73,6 +76,7 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
         "revealed": None,
     }
     ctx["admin_count"] = sum(1 for m in ctx["members"] if m.is_admin)
+    ctx["members_with_mfa"] = sum(1 for m in ctx["members"] if m.has_mfa)
     ctx.update(overrides)
     return ctx
 
@@ -211,6 +215,33 @@ def sync_intervals_save(request: WorkspaceRequest) -> HttpResponse:
     )
     messages.success(request, "Check intervals saved." if changed else "Nothing to change.")
     return redirect("settings", request.workspace.slug)
+
+
+@require_POST
+@workspace_view(admin=True)
+def mfa_requirement_save(request: WorkspaceRequest) -> HttpResponse:
+    form = WorkspaceMfaForm(request.POST)
+    if not form.is_valid():  # a checkbox: only a tampered request gets here
+        return settings_page_render(request, 400, mfa_form=form)
+    required = form.cleaned_data["mfa_required"]
+    try:
+        changed = workspace_mfa_requirement_set(
+            workspace=request.workspace, required=required, request=request
+        )
+    except services.ServiceRefused as refused:
+        form.add_error(None, str(refused))
+        return settings_page_render(request, 400, mfa_form=form)
+    if not changed:
+        messages.info(request, "Nothing to change.")
+    elif required:
+        messages.success(
+            request,
+            "Two-factor sign-in is now required here: people without it are asked to set it "
+            "up the next time they open this workspace.",
+        )
+    else:
+        messages.success(request, "Two-factor sign-in is no longer required here.")
+    return redirect(reverse("settings", args=[request.workspace.slug]) + "#two-factor")
 
 
 @require_POST

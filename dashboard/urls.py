@@ -14,6 +14,7 @@ from dashboard import (
     support_views,
     views,
 )
+from mfa.views import SignInView
 
 settings_patterns: list[URLPattern | URLResolver] = [
     path("", settings_views.settings_page, name="settings"),
@@ -29,6 +30,7 @@ settings_patterns: list[URLPattern | URLResolver] = [
     ),
     path("checks/", settings_views.sync_intervals_save, name="settings_syncs"),
     path("alerts/", settings_views.alert_preferences_save, name="settings_alerts"),
+    path("two-factor/", settings_views.mfa_requirement_save, name="settings_mfa"),
     path("members/invite/", members.member_invite, name="member_invite"),
     path("members/<int:membership_id>/role/", members.member_role_change, name="member_role"),
     path("members/<int:membership_id>/remove/", members.member_remove, name="member_remove"),
@@ -50,7 +52,8 @@ workspace_patterns: list[URLPattern | URLResolver] = [
 ]
 
 auth_patterns: list[URLPattern | URLResolver] = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # The password step; a person with two-factor sign-in continues at mfa:sign_in_code.
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path(
@@ -80,6 +83,7 @@ auth_patterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     *auth_patterns,
+    path("", include("mfa.urls")),
     path("w/<slug:workspace_slug>/", include(workspace_patterns)),
     path("support/", support_views.support_console, name="support"),
     path("", include("accounts.public_urls")),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django import forms
 from django.conf import settings
 
 from alert_channels.models import AlertChannel
 from dashboard.forms import base_url_under_prefix, host_problem
+from sandbox.inbox import sandbox_inbox_url
 
 URL_LIMIT = 2000
 PRIVATE_HINT = (
@@ -41,10 +42,26 @@ KIND_HELP = [
 def channel_url_operator_trusted(url: str) -> bool:
     """A URL under one of ALERT_CHANNEL_TRUSTED_URLS: the operator vouched for it, so it
     may be http and at a private address (an internal chat server). The form and the
-    sender follow this one rule, as `base_url_operator_trusted` does for SocialAPI."""
-    return any(
-        base_url_under_prefix(url.strip(), prefix) for prefix in settings.ALERT_CHANNEL_TRUSTED_URLS
-    )
+    sender follow this one rule, as `base_url_operator_trusted` does for SocialAPI.
+
+    Where the sandbox is enabled (never in production), its alert inbox is trusted too,
+    the way workspace clients may reach the sandbox (`dashboard.upstream`).
+    """
+    url = url.strip()
+    if _dot_segments(url):
+        return False  # /trusted/../elsewhere leaves the prefix once normalised
+    inbox = sandbox_inbox_url()
+    if inbox and base_url_under_prefix(urlsplit(url)._replace(query="").geturl(), inbox):
+        return True
+    return any(base_url_under_prefix(url, prefix) for prefix in settings.ALERT_CHANNEL_TRUSTED_URLS)
+
+
+def _dot_segments(url: str) -> bool:
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False
+    return any(segment in (".", "..") for segment in unquote(path).split("/"))
 
 
 def channel_url_problem(url: str) -> str | None:
@@ -64,6 +81,8 @@ def channel_url_problem(url: str) -> str | None:
         return "Remove the user name and password from the URL."
     if parts.fragment:
         return "Remove the #fragment from the URL."
+    if _dot_segments(url):
+        return "Remove the /./ or /../ parts from the URL."
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return "The URL has no host name."

@@ -72,3 +72,39 @@ def test_an_admin_adds_tests_and_removes_a_channel_in_a_browser(
     assert not AlertChannel.objects.exists()
     assert problems == [], problems
     context.close()
+
+
+def test_the_sandbox_alert_inbox_reads_well_in_a_browser(live_server, browser, support):
+    from sandbox.models import SandboxInboxMessage
+    from tests.browser import AXE
+
+    SandboxInboxMessage.objects.create(
+        kind="slack",
+        title="Storage is 90 % full",
+        text="Storage of Demo Co is 90 % full.",
+        link=f"{live_server.url}/w/demo/storage/",
+        body="{}",
+    )
+    SandboxInboxMessage.objects.create(
+        kind="webhook", title="Test alert", signed=True, answered=503, body="{}"
+    )
+    context = signed_in(browser, live_server.url, support)
+    page = context.new_page()
+    problems = watch(page, live_server.url)
+    page.goto(f"{live_server.url}/sandbox/control/#sandbox-inbox")
+    inbox = page.locator("#sandbox-inbox")
+    assert "Storage is 90 % full" in inbox.inner_text()
+    assert inbox.locator(".badge-danger").inner_text() == "503"
+    if AXE.exists():
+        page.evaluate(AXE.read_text())
+        found = page.evaluate(
+            "async () => (await axe.run('#sandbox-inbox', {resultTypes: ['violations']}))"
+            ".violations"
+        )
+        problems += [
+            f"{v['id']} ({v['impact']}): {v['help']}"
+            for v in found
+            if v["impact"] in ("serious", "critical")
+        ]
+    assert problems == [], problems
+    context.close()

@@ -103,6 +103,7 @@ def test_a_generic_webhook_shows_its_signing_secret_once(as_admin, workspace):
         ("hooks.slack.com/services/T/B/x", "Paste the full URL, starting with https://."),
         ("https://hooks.example.com/x y", "copy it again"),
         ("https://[nope/x", "This is not a valid URL."),
+        ("https://hooks.example.com/hooks/%2e%2e/admin", "Remove the /./ or /../ parts"),
     ],
 )
 def test_an_unusable_url_is_refused_with_words_and_nothing_is_stored(

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -307,3 +307,60 @@ def test_the_settings_page_costs_the_same_queries_for_one_channel_or_many(
         page = as_admin.get(url).content.decode()
     assert page.count("Send a test alert<span") == MAX_CHANNELS
     assert page.count("Alert ") >= 20
+
+
+def test_key_rotation_re_encrypts_channel_urls_and_secrets(workspace, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    workspace_keys = list(settings.FIELD_ENCRYPTION_KEYS)  # the workspace's API key
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    channel = channel_make(workspace, SLACK_URL, kind="webhook")
+    settings.FIELD_ENCRYPTION_KEYS = [new, old, *workspace_keys]
+    out = StringIO()
+    call_command("secrets_rotate", stdout=out)
+    assert "alert_channels.AlertChannel.url: 1 rotated" in out.getvalue()
+    assert "alert_channels.AlertChannel.secret: 1 rotated" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+    fresh = AlertChannel.objects.get(pk=channel.pk)
+    assert fresh.url == SLACK_URL
+    assert fresh.secret.startswith("whsec_")
+
+
+def test_a_url_no_key_decrypts_fails_the_send_with_words_and_the_page_still_works(
+    as_admin, workspace, settings
+):
+    from cryptography.fernet import Fernet
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    channel = channel_make(workspace, SLACK_URL)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the keys changed
+    page = as_admin.post(
+        reverse("alert_channels:test", args=[workspace.slug, channel.pk]), follow=True
+    )
+    assert page.status_code == 200
+    assert "The stored URL cannot be decrypted with this server" in page.content.decode()
+    assert "(FIELD_ENCRYPTION_KEYS changed): restore the key, or remove the channel" in (
+        page.content.decode()
+    )
+    assert AlertSend.objects.get().status == "failed"
+
+
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["kind", "label", "url", "alert_accounts", "alert_storage"]),
+        st.text(max_size=80),
+    )
+)
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_input_to_the_add_form_is_answered_without_a_500(as_admin, workspace, data):
+    before = AlertChannel.objects.count()
+    response = as_admin.post(reverse("alert_channels:add", args=[workspace.slug]), data)
+    assert response.status_code in (200, 302, 400)
+    if response.status_code == 400:
+        assert AlertChannel.objects.count() == before  # refused: nothing stored

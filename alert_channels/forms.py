@@ -21,19 +21,18 @@ PRIVATE_HINT = (
 KIND_HELP = [
     (
         AlertChannel.Kind.SLACK.label,
-        "In Slack: Apps → Incoming WebHooks (or your Slack app's "
-        "“Incoming Webhooks” page) → Add New Webhook to Workspace, pick the channel, copy the "
-        "URL (https://hooks.slack.com/services/…). Mattermost and Rocket.Chat incoming webhooks "
-        "take the same messages.",
+        "your Slack app's Incoming Webhooks page → Add New Webhook to Workspace, pick the "
+        "channel, copy the URL (https://hooks.slack.com/services/…). Mattermost and "
+        "Rocket.Chat incoming webhooks take the same messages.",
     ),
     (
         AlertChannel.Kind.TEAMS.label,
-        "In Teams: the channel's ⋯ → Workflows → “Post to a channel "
+        "the channel's ⋯ → Workflows → “Post to a channel "
         "when a webhook request is received”, then copy the URL the workflow shows.",
     ),
     (
         AlertChannel.Kind.WEBHOOK.label,
-        "Any https endpoint of yours. Each POST is JSON signed with "
+        "any https endpoint of yours. Each POST is JSON signed with "
         "HMAC-SHA256 (X-Dashboard-Signature); the signing secret is shown once, after adding.",
     ),
 ]

@@ -9,7 +9,8 @@ them all and links to the accounts page filtered to them; reminders are grouped 
 workspace the same way. A mail the server refused gives its claims back, and the hourly
 task sends break alerts that never went out; a mail refused for what it says (one
 account's data) is split, so one account never costs the others their alert. People opt
-out per workspace (Membership.alert_accounts).
+out per workspace (Membership.alert_accounts). The same claims feed the workspace's
+alert channels (`alert_channels`), one message per channel per digest.
 
 The claim-then-send logic mirrors `dashboard.alerts.alert_send` for several subjects at
 once; it belongs there if other apps need digests too.
@@ -35,7 +36,9 @@ from django.utils import timezone
 
 from accounts.models import UNHEALTHY_STATUSES, AccountStatus, SocialAccount
 from accounts.selectors import MAX_FILTER_ACCOUNTS
-from dashboard.alerts import Delivery, alert_recipients, mail_deliver
+from alert_channels.payloads import ChannelAlert
+from alert_channels.services import alert_channels_queue, alert_key
+from dashboard.alerts import Delivery, alert_recipients, header_text, mail_deliver
 from dashboard.models import Workspace
 from events.fixes import fix_for
 from events.models import AlertSent
@@ -51,6 +54,7 @@ UNSENT_AFTER = timedelta(minutes=10)
 # Accounts described one by one in an email; the link shows every one of them.
 MAX_LISTED = 50
 TEMPLATE = "accounts/email/account_broken.txt"
+CHANNEL_TEMPLATE = "accounts/channel/account_broken.txt"
 
 # Account ids that broke inside `account_alerts_batched()` (None outside one).
 _batch: ContextVar[list[int] | None] = ContextVar("account_alert_batch", default=None)
@@ -193,6 +197,7 @@ def _digest_send(
     claimed = [a for a in accounts if a.pk in claims]
     if not claimed:
         return 0
+    _channels_queue(workspace, claimed, kind=kind, now=now)
     if not recipients:
         _settle(kind, list(claims), now)  # nobody wants it: settled all the same
         return len(claimed)
@@ -263,6 +268,57 @@ def _deliver(
     )
 
 
+def _channels_queue(
+    workspace: Workspace, accounts: Sequence[SocialAccount], *, kind: str, now: datetime
+) -> None:
+    """The claimed alerts to the workspace's alert channels too, once this commits: one
+    message naming the accounts a channel was not told about yet."""
+    items: list[tuple[str, SocialAccount]] = []
+    for account in accounts:
+        assert account.status_changed_at is not None
+        period = account.status_changed_at.isoformat()
+        items.append((alert_key(kind, f"account:{account.pk}", period), account))
+    alert_channels_queue(
+        workspace=workspace,
+        kind=kind,
+        items=items,
+        compose=lambda subset: _channel_alert(workspace, subset, kind=kind, now=now),
+    )
+
+
+def _channel_alert(
+    workspace: Workspace, accounts: Sequence[SocialAccount], *, kind: str, now: datetime
+) -> ChannelAlert:
+    """The alert as channels show it: the email's subject, one paragraph, the link."""
+    first = accounts[0]
+    assert first.status_changed_at is not None
+    text = render_to_string(
+        CHANNEL_TEMPLATE,
+        {
+            "items": [
+                {
+                    "account": first,
+                    "platform": platform_name(first.platform),
+                    "fix": fix_for(family=first.status_family, code=first.status_code),
+                    "reason": first.reason,
+                    "broken_for": now - first.status_changed_at,
+                }
+            ],
+            "count": len(accounts),
+            "names": _names(accounts),
+            "posts_at_risk": sum(a.scheduled_posts_at_risk or 0 for a in accounts),
+            "reminder": kind == KIND_REMINDER,
+            "workspace": workspace,
+        },
+    )
+    return ChannelAlert(
+        kind=kind,
+        title=header_text(_digest_subject(accounts, reminder=kind == KIND_REMINDER)),
+        text=" ".join(str(text).split()),
+        url=accounts_page_url(workspace, accounts),
+    )
+
+
 def _subject(account: SocialAccount) -> str:
     platform = platform_name(account.platform)
     if account.status == AccountStatus.CREDENTIALS_INVALID:
@@ -278,16 +334,19 @@ def _names(accounts: Sequence[SocialAccount], shown: int = 3) -> str:
     return f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
+def _digest_subject(accounts: Sequence[SocialAccount], *, reminder: bool) -> str:
+    if len(accounts) == 1:
+        return ("Still broken: " if reminder else "") + _subject(accounts[0])
+    if reminder:
+        return f"Still broken: {len(accounts)} accounts ({_names(accounts)})"
+    return f"{len(accounts)} accounts stopped working: {_names(accounts)}"
+
+
 def _compose(
     workspace: Workspace, accounts: Sequence[SocialAccount], *, kind: str, now: datetime
 ) -> tuple[str, str]:
     reminder = kind == KIND_REMINDER
-    if len(accounts) == 1:
-        subject = ("Still broken: " if reminder else "") + _subject(accounts[0])
-    elif reminder:
-        subject = f"Still broken: {len(accounts)} accounts ({_names(accounts)})"
-    else:
-        subject = f"{len(accounts)} accounts stopped working: {_names(accounts)}"
+    subject = _digest_subject(accounts, reminder=reminder)
     items: list[dict[str, Any]] = []
     for account in accounts[:MAX_LISTED]:
         assert account.status_changed_at is not None

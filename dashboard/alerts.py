@@ -9,6 +9,9 @@ Every alert mail goes out through `mail_deliver`: one message per recipient, eac
 own (a refused address never stops the others), subjects made header-safe by
 `header_text` (account and workspace names come from outside: a line break in one must
 never become a header, nor make the mail fail).
+
+A claimed alert also goes to the workspace's alert channels (Slack, Teams, webhooks:
+`alert_channels`), from the same claim, whoever receives the email.
 """
 
 from __future__ import annotations
@@ -146,6 +149,14 @@ def alert_send(
             )
     except IntegrityError:
         return False  # already sent (or being sent) for this subject and period
+    _channels_queue(
+        workspace=workspace,
+        kind=kind,
+        key=(kind, subject_key, period_key),
+        subject=subject,
+        template=template,
+        context=context,
+    )
     if not recipients:
         return True
     body = render_to_string(
@@ -169,6 +180,39 @@ def alert_send(
     )
     # Outside a transaction on_commit ran it already; inside one it goes at commit.
     return outcome[0] if outcome else True
+
+
+def channel_template(template: str) -> str:
+    """The one-paragraph version of an alert email's template, for alert channels."""
+    return template.replace("/email/", "/channel/", 1)
+
+
+def _channels_queue(
+    *,
+    workspace: Workspace,
+    kind: str,
+    key: tuple[str, str, str],
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+) -> None:
+    """The claimed alert to the workspace's alert channels too, when this commits: the
+    subject, one paragraph (`channel_template`) and the page that fixes it (`url`)."""
+    from alert_channels.payloads import ChannelAlert
+    from alert_channels.services import alert_channels_queue, alert_key
+
+    def compose(_: list[None]) -> ChannelAlert:
+        text = render_to_string(channel_template(template), {**context, "workspace": workspace})
+        return ChannelAlert(
+            kind=kind,
+            title=header_text(subject),
+            text=" ".join(str(text).split()),
+            url=str(context.get("url") or alert_preferences_url(workspace)),
+        )
+
+    alert_channels_queue(
+        workspace=workspace, kind=kind, items=[(alert_key(*key), None)], compose=compose
+    )
 
 
 def _alert_deliver(

@@ -88,6 +88,27 @@ def _numeric_host(host: str) -> tuple[str, bool] | None:
     return None
 
 
+def host_problem(host: str, *, hint: str) -> str | None:
+    """Why the dashboard may not connect to this host (SSRF guard, by name), or None.
+
+    `host` is lowercased without a trailing dot. Clients check again on the resolved
+    address at every connection (`socialapi.PublicNetworkTransport`).
+    """
+    numeric = _numeric_host(host)
+    address = numeric[0] if numeric else None
+    if address is not None and not address_is_public(address):
+        return f"This address is on a private network. {hint}"
+    if numeric is not None and not numeric[1]:
+        return f"Write this address as {address} (or use the host name)."
+    if (
+        host == "localhost"
+        or host.endswith(PRIVATE_SUFFIXES)
+        or ("." not in host and address is None)
+    ):
+        return f"This host name only exists on a private network. {hint}"
+    return None
+
+
 def base_url_problem(url: str) -> str | None:
     """Why this base URL may not be used (SSRF guard), or None when it may.
 
@@ -122,18 +143,9 @@ def base_url_problem(url: str) -> str | None:
             f"This dashboard only talks to SocialAPI at: {listed}. "
             "Ask your operator to add the URL."
         )
-    numeric = _numeric_host(host)
-    address = numeric[0] if numeric else None
-    if address is not None and not address_is_public(address):
-        return f"This address is on a private network. {PRIVATE_HINT}"
-    if numeric is not None and not numeric[1]:
-        return f"Write this address as {address} (or use the host name)."
-    if (
-        host == "localhost"
-        or host.endswith(PRIVATE_SUFFIXES)
-        or ("." not in host and address is None)
-    ):
-        return f"This host name only exists on a private network. {PRIVATE_HINT}"
+    problem = host_problem(host, hint=PRIVATE_HINT)
+    if problem:
+        return problem
     if port is not None and port != 443:
         return "Use the standard https port (443), or ask your operator to allow this URL."
     return None

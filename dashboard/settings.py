@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "accounts",
     "media",
     "events",
+    "alert_channels",
     "sandbox",
     "mfa",
 ]
@@ -340,6 +341,14 @@ SOCIALAPI_MAX_RETRY_SECONDS = float(env("SOCIALAPI_MAX_RETRY_SECONDS", "30"))
 # internal hosts; what is listed here may be private (dashboard.forms.base_url_operator_trusted).
 SOCIALAPI_ALLOWED_BASE_URLS = envlist("SOCIALAPI_ALLOWED_BASE_URLS")
 
+# --- Alert channels (Slack, Teams, signed JSON webhooks) ---------------------------
+# URL prefixes the operator trusts for alert channels: URLs under them may be http and at
+# private addresses (an internal chat server). Every other channel URL must be https at a
+# public address, checked by name in the form and on the resolved address at every
+# connection (alert_channels.forms.channel_url_operator_trusted). Sends use the
+# SOCIALAPI_TIMEOUT / SOCIALAPI_CONNECT_TIMEOUT of every other outbound call.
+ALERT_CHANNEL_TRUSTED_URLS = envlist("ALERT_CHANNEL_TRUSTED_URLS")
+
 # Background schedules (minutes) and job settings.
 HEALTH_SYNC_MINUTES = envint("HEALTH_SYNC_MINUTES", 10)
 STORAGE_SYNC_MINUTES = envint("STORAGE_SYNC_MINUTES", 15)
@@ -470,4 +479,5 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "error-events-prune": {"task": "events.tasks.error_events_prune", "schedule": 6 * 3600.0},
+    "alert-sends-sweep": {"task": "alert_channels.tasks.alert_sends_sweep", "schedule": 300.0},
 }

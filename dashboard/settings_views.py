@@ -1,5 +1,6 @@
 """The settings page: SocialAPI connection, webhooks, ingest token, background checks,
-members, two-factor requirement and the person's own alert preferences.
+members, two-factor requirement, alert channels (their actions live in
+`alert_channels.views`) and the person's own alert preferences.
 
 Every form posts to its own URL. A secret shown once (webhook secret, ingest token,
 invitation link) is rendered straight into the POST response with `no-store`: it is
@@ -19,6 +20,8 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from alert_channels.forms import KIND_HELP, AlertChannelForm
+from alert_channels.selectors import alert_channels_list, alert_sends_recent
 from dashboard import selectors, services
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.forms import (
@@ -55,6 +58,10 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
         "alerts_form": AlertPreferencesForm(instance=request.membership)
         if request.membership
         else None,
+        "channel_form": AlertChannelForm(),
+        "channels": list(alert_channels_list(workspace=workspace)),
+        "channel_sends": alert_sends_recent(workspace=workspace),
+        "channel_kind_help": KIND_HELP,
         "members": selectors.members_list(workspace=workspace),
         "invitations": selectors.invitations_pending(workspace=workspace)
         if request.can_act

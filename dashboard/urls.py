@@ -31,6 +31,7 @@ settings_patterns: list[URLPattern | URLResolver] = [
     path("checks/", settings_views.sync_intervals_save, name="settings_syncs"),
     path("alerts/", settings_views.alert_preferences_save, name="settings_alerts"),
     path("two-factor/", settings_views.mfa_requirement_save, name="settings_mfa"),
+    path("channels/", include("alert_channels.urls")),
     path("members/invite/", members.member_invite, name="member_invite"),
     path("members/<int:membership_id>/role/", members.member_role_change, name="member_role"),
     path("members/<int:membership_id>/remove/", members.member_remove, name="member_remove"),

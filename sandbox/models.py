@@ -355,3 +355,23 @@ class SandboxCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"
+
+
+class SandboxInboxMessage(models.Model):
+    """What an alert channel pointed at the sandbox's inbox sent: the demo's stand-in for
+    a Slack channel, a Teams channel or a webhook receiver (sandbox/inbox.py)."""
+
+    received_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10)  # slack | teams | webhook | unknown
+    title = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    link = models.CharField(max_length=2000, blank=True)
+    signed = models.BooleanField(default=False)  # carried X-Dashboard-Signature
+    answered = models.PositiveSmallIntegerField(default=200)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title}"

@@ -14,6 +14,7 @@ from sandbox import (
     api_webhooks,
     assets,
     consent,
+    inbox,
     views,
 )
 from sandbox.api import Op, api_view, unknown_endpoint
@@ -110,6 +111,7 @@ urlpatterns = [
     path("oauth/authorize/<str:request_id>", consent.consent, name="consent"),
     path("avatars/<str:account_id>.svg", assets.avatar, name="avatar"),
     path("files/<uuid:media_id>", assets.media_file, name="media_file"),
+    path("inbox/", inbox.inbox_receive, name="inbox"),
     path("control/", views.control, name="control"),
     path("control/tenants/", views.tenant_create, name="tenant_create"),
     path("control/world/", views.world_set, name="world_set"),

@@ -16,6 +16,7 @@ from dashboard.access import staff_required
 from sandbox import forms as f
 from sandbox import services as s
 from sandbox.checks import world_dialect
+from sandbox.inbox import inbox_tail, sandbox_inbox_url
 from sandbox.models import SandboxTenant
 from sandbox.posts import post_fail
 from sandbox.selectors import calls_tail, events_tail, tenants_overview
@@ -160,6 +161,8 @@ def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
         "platforms": PLATFORM_CHOICES,
         "base_url": settings.SANDBOX_BASE_URL,
         "world_dialect": world_dialect(),
+        "inbox": inbox_tail(),
+        "inbox_url": sandbox_inbox_url(),
     }
     return render(request, "sandbox/control.html", context, status=status)
 

@@ -153,3 +153,26 @@ def test_errors_show_the_products_own_pages_and_leave_the_terminal_quiet(
     assert "Forbidden (Permission denied): /w/demo/settings/checks/" in printed
     assert "Traceback" not in printed, printed
     assert token not in printed, printed
+
+
+def test_the_demos_first_alerts_reach_the_sandbox_alert_inbox_through_the_worker(dashboard_url):
+    """Demo Co's alert channel points at the sandbox's inbox: the alerts of the first
+    syncs (broken accounts, storage at 90 %) go out from the worker over a real socket."""
+    deadline = time.monotonic() + 90
+    with closing(signed_in(dashboard_url, "support")) as support:
+        inbox = ""
+        while "Nothing received yet." in (inbox or "Nothing received yet.") or (
+            "Storage of Demo Co" not in inbox
+        ):
+            assert time.monotonic() < deadline, "no alert reached the sandbox inbox:\n" + inbox
+            time.sleep(1)
+            page = support.get("/sandbox/control/").text
+            inbox = page.split('id="sandbox-inbox"', 1)[-1].split("</section>", 1)[0]
+    assert "slack" in inbox
+    assert "stopped working" in inbox or "Reconnect" in inbox
+    with closing(signed_in(dashboard_url, "admin")) as admin:
+        page = admin.get("/w/demo/settings/").text
+        channels = page.split('id="channels"', 1)[-1].split("</section>", 1)[0]
+    assert "Sandbox alert inbox" in channels
+    assert "Delivered" in channels
+    assert "Failed" not in channels

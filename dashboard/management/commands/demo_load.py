@@ -103,7 +103,26 @@ class Command(BaseCommand):
             for username, role in roles.items():
                 Membership.objects.create(user=people[username], workspace=workspace, role=role)
             workspaces.append(workspace)
+        self._alert_channel(workspaces[0], people["admin"])
         return workspaces
+
+    def _alert_channel(self, workspace: Workspace, admin: User) -> None:
+        """Demo Co's alerts also go to the sandbox's alert inbox (shown on the Sandbox
+        page), in Slack's format: alert channels work without the internet."""
+        from alert_channels.forms import url_hint
+        from alert_channels.models import AlertChannel
+        from sandbox.inbox import sandbox_inbox_url
+
+        url = sandbox_inbox_url()
+        assert url is not None  # the sandbox is enabled (checked above)
+        AlertChannel.objects.create(
+            workspace=workspace,
+            kind=AlertChannel.Kind.SLACK,
+            label="Sandbox alert inbox",
+            url=url,
+            url_hint=url_hint(url),
+            created_by=admin,
+        )
 
     def _first_syncs(self, workspaces: list[Workspace]) -> None:
         """Run the periodic syncs once, in-process, through the real task code."""

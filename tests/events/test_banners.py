@@ -292,24 +292,29 @@ def test_accounts_need_reconnecting_counts_them_and_clears_when_none_are_left(wo
     first = broken_account(workspace, 1)
     broken_account(workspace, 2, status=AccountStatus.CREDENTIALS_INVALID)
     found = banner(workspace, "accounts_reconnect")
-    assert found.title == "2 accounts need reconnecting"
+    assert found.title == "2 accounts need reconnecting or new credentials"
     assert (
         "1 account lost its platform login; 1 account has credentials the platform rejects."
         in found.meaning
     )
-    assert (
-        found.action_url
-        == reverse("accounts:list", args=[workspace.slug]) + "?status=reconnect_required"
-    )
+    # The button opens the list of both (the number and the list it opens always match).
+    assert found.action_url == reverse("accounts:list", args=[workspace.slug]) + "?status=problems"
     SocialAccount.objects.filter(workspace=workspace).update(status=AccountStatus.ACTIVE)
     assert keys(workspace) == []
     assert first.pk
 
 
 def test_a_burst_of_server_errors_quotes_request_ids(workspace, record):
-    record(code="system.internal", status=500, n=4, request_id="req_500_a")
+    # From the customer's backend (ingest): only a burst of them shows the banner.
+    record(code="system.internal", status=500, n=4, request_id="req_500_a", source="ingest")
     assert keys(workspace) == []
-    record(code="system.internal", status=502, endpoint="/media", request_id="req_500_b")
+    record(
+        code="system.internal",
+        status=502,
+        endpoint="/media",
+        request_id="req_500_b",
+        source="ingest",
+    )
     found = banner(workspace, "server_errors")
     assert found.title == "SocialAPI errors — 5 failed calls in the last 10 minutes"
     # The newest request ids, to quote to SocialAPI support.
@@ -319,6 +324,69 @@ def test_a_burst_of_server_errors_quotes_request_ids(workspace, record):
 def test_the_server_burst_is_over_after_ten_quiet_minutes(workspace, record):
     record(code="system.internal", status=500, n=6, minutes_ago=11)
     assert keys(workspace) == []
+
+
+def test_two_of_the_dashboards_own_calls_failing_after_retries_show_the_outage_at_once(
+    workspace, record
+):
+    record(code="system.internal", status=503, request_id="req_own_1")
+    assert keys(workspace) == []
+    record(code="system.internal", status=503, endpoint="/media/storage", request_id="req_own_2")
+    found = banner(workspace, "server_errors")
+    assert found.title == "SocialAPI errors — 2 failed calls in the last 10 minutes"
+    assert found.request_ids == ("req_own_2", "req_own_1")
+
+
+def test_the_outage_clears_once_a_call_succeeds_after_a_quiet_moment(
+    workspace, record, clock, settings
+):
+    from dashboard.upstream import upstream_ok
+
+    settings.SERVER_ERROR_QUIET_SECONDS = 15
+    record(code="system.internal", status=500, n=6, source="ingest")
+    clock.at(5 / 60)
+    upstream_ok(workspace)  # 5 s after the newest 5xx: too soon to call it over
+    assert keys(workspace) == ["server_errors"]
+    clock.at(20 / 60)
+    upstream_ok(workspace)
+    assert keys(workspace) == []  # long before the ten minutes of the burst window
+    # The next 5xx starts counting afresh: the old burst does not come back with it.
+    clock.at(1)
+    record(code="system.internal", status=500, source="ingest")
+    assert keys(workspace) == []
+    record(code="system.internal", status=500, n=4, source="ingest")
+    assert keys(workspace) == ["server_errors"]
+    assert banner(workspace, "server_errors").title.startswith("SocialAPI errors — 5 failed")
+
+
+def test_a_dismissed_outage_banner_shows_again_when_a_new_outage_starts_after_the_end(
+    workspace, admin, record, clock
+):
+    from dashboard.upstream import upstream_ok
+
+    record(code="system.internal", status=500, n=2)
+    banner_dismiss(workspace=workspace, user=admin, key="server_errors")
+    assert visible_keys(workspace, admin) == []
+    clock.at(1)
+    upstream_ok(workspace)
+    clock.at(2)
+    record(code="system.internal", status=500, n=2)
+    assert visible_keys(workspace, admin) == ["server_errors"]
+
+
+def test_throttling_clears_once_the_platform_answers_again(workspace, record):
+    from events.models import ErrorEpisode
+
+    record(code="platform.instagram.rate_limit", status=429)
+    record(code="platform.tiktok.rate_limit", status=429, platform="tiktok")
+    ErrorEpisode.objects.filter(workspace=workspace, platform="instagram").update(
+        ended_at=timezone.now() + timedelta(seconds=1)
+    )
+    assert keys(workspace) == ["platform_throttle:tiktok"]
+    record(
+        code="platform.instagram.rate_limit", status=429, at=timezone.now() + timedelta(seconds=2)
+    )
+    assert keys(workspace) == ["platform_throttle:instagram", "platform_throttle:tiktok"]
 
 
 # --- dismiss, snooze, return ---------------------------------------------------------------

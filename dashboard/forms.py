@@ -32,6 +32,8 @@ PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", "
 NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
 SYNC_MINUTES_MIN = 5
 SYNC_MINUTES_MAX = 24 * 60
+WATCH_SECONDS_MIN = 10
+WATCH_SECONDS_MAX = 60 * 60
 
 
 def base_url_normalise(url: str) -> str:
@@ -190,10 +192,11 @@ class SyncIntervalsForm(forms.Form):
         min_value=SYNC_MINUTES_MIN,
         max_value=SYNC_MINUTES_MAX,
     )
-    storage_sync_minutes = forms.IntegerField(
-        label="Refresh storage figures every (minutes)",
-        min_value=SYNC_MINUTES_MIN,
-        max_value=SYNC_MINUTES_MAX,
+    watch_seconds = forms.IntegerField(
+        label="Watch storage and SocialAPI's error log every (seconds)",
+        help_text="Changes upstream show on open pages within about this long.",
+        min_value=WATCH_SECONDS_MIN,
+        max_value=WATCH_SECONDS_MAX,
     )
 
 

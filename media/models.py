@@ -86,6 +86,16 @@ class MediaLibrary(models.Model):
     sync_error_at = models.DateTimeField(null=True, blank=True)
     # Debounce for storage snapshots asked for by people and by quota errors.
     snapshot_requested_at = models.DateTimeField(null=True, blank=True)
+    # The last storage figure that could not be taken (kept until one is taken again):
+    # what Refresh says when SocialAPI did not answer.
+    snapshot_failed_at = models.DateTimeField(null=True, blank=True)
+    snapshot_error_code = models.CharField(max_length=100, blank=True)
+    snapshot_error_request_id = models.CharField(max_length=64, blank=True)
+    # The mirror follows the storage figure: a figure whose file count or bytes disagree
+    # with the mirror asks for a resync (once per distinct figure, at most every
+    # MEDIA_RESYNC_SECONDS), remembered here.
+    resync_requested_at = models.DateTimeField(null=True, blank=True)
+    resync_figure = models.CharField(max_length=60, blank=True)
 
     item_count = models.IntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)

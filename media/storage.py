@@ -98,12 +98,16 @@ def _record(
             for line in ("warn_since", "full_since")
         }
         if latest is not None and (same or recent_header):
-            # Kept as they are for the same figure; a header figure merged in may cross a line.
-            latest.warn_since, latest.full_since = runs["warn_since"], runs["full_since"]
+            # Kept as they are for the same figure; a header figure merged in may cross a
+            # line (then `warn_since` / `full_since` are saved, which alerts listen for).
+            fields = ["used_bytes", "limit_bytes", "taken_at", "count"]
+            for line in ("warn_since", "full_since"):
+                if getattr(latest, line) != runs[line]:
+                    setattr(latest, line, runs[line])
+                    fields.append(line)
             latest.used_bytes, latest.limit_bytes, latest.taken_at = used, limit, now
             if count is not None:
                 latest.count = count
-            fields = ["used_bytes", "limit_bytes", "taken_at", "count", "warn_since", "full_since"]
             if not same and source != latest.source:
                 latest.source = source
                 fields.append("source")
@@ -139,7 +143,22 @@ def storage_snapshot_take(*, workspace: Workspace, source: str = "api") -> Stora
         workspace=workspace, taken_at__lt=now - timedelta(days=RETENTION_DAYS)
     ).delete()
     Workspace.objects.filter(pk=workspace.pk).update(storage_synced_at=now)
+    MediaLibrary.objects.filter(workspace=workspace, snapshot_failed_at__isnull=False).update(
+        snapshot_failed_at=None, snapshot_error_code="", snapshot_error_request_id=""
+    )
     return snapshot
+
+
+def storage_snapshot_failed(*, workspace: Workspace, exc: Exception) -> None:
+    """No fresh figure: note what SocialAPI said (code, request id), so a person who
+    pressed Refresh is told, instead of waiting for a figure that is not coming."""
+    code = str(getattr(exc, "code", "") or type(exc).__name__)
+    MediaLibrary.objects.get_or_create(workspace=workspace)
+    MediaLibrary.objects.filter(workspace=workspace).update(
+        snapshot_failed_at=timezone.now(),
+        snapshot_error_code=code[:100],
+        snapshot_error_request_id=str(getattr(exc, "request_id", "") or "")[:64],
+    )
 
 
 def storage_figures_apply(*, workspace_id: int, figures: FreshFigures) -> None:

@@ -23,8 +23,10 @@ def storage_snapshot_take(workspace_id: int) -> None:
     try:
         storage.storage_snapshot_take(workspace=workspace)
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
-        # Already recorded as an error event by the client hook; the page shows the last figure.
+        # Already recorded as an error event by the client hook; the page shows the last
+        # figure and, to whoever pressed Refresh, why no fresh one came.
         log.info("storage snapshot for workspace %s failed: %s", workspace_id, exc)
+        storage.storage_snapshot_failed(workspace=workspace, exc=exc)
 
 
 @shared_task(ignore_result=True)

@@ -16,6 +16,7 @@ from media.filters import SORTS, MediaFilter, Selection
 from media.models import BulkDeletion, BulkDeletionItem, MediaItem, MediaLibrary, StorageSnapshot
 
 TREND_DAYS = 30
+DETAIL_HOURS = 24  # every figure of the last day is drawn as it stood
 PROBLEMS_SHOWN = 20
 PREVIEW_ITEMS = 8
 
@@ -29,21 +30,31 @@ class StorageFigures:
 
 
 def storage_figures(
-    *, workspace: Workspace, days: int = TREND_DAYS, now: datetime | None = None
+    *,
+    workspace: Workspace,
+    days: int = TREND_DAYS,
+    now: datetime | None = None,
+    latest: StorageSnapshot | None = None,
 ) -> StorageFigures:
-    """The latest figure, and the trend of the last `days` as hourly peaks.
+    """The latest figure (or the one given: the page's moment), and the trend of the
+    last `days`: every figure of the last DETAIL_HOURS as it stood (from when it was
+    first seen to when it was last confirmed, so a deletion shows as a drop), and
+    hourly peaks before that.
 
-    A busy workspace has a row every sync (thousands a month): the database folds them
-    into at most one point per hour, keeping each hour's peak so no spike is lost.
+    A busy workspace has a row per changed figure (hundreds a day during deletions):
+    the database folds the older ones into at most one point per hour, keeping each
+    hour's peak so no spike is lost.
     """
     now = now or timezone.now()
     since = now - timedelta(days=days)
+    detail_from = now - timedelta(hours=DETAIL_HOURS)
     snapshots = StorageSnapshot.objects.filter(workspace=workspace)
-    latest = snapshots.order_by("-taken_at", "-id").first()
+    if latest is None:
+        latest = snapshots.order_by("-taken_at", "-id").first()
     if latest is None:
         return StorageFigures(latest=None, points=[])
     hourly = (
-        snapshots.filter(taken_at__gte=since)
+        snapshots.filter(taken_at__gte=since, taken_at__lt=detail_from)
         .annotate(hour=TruncHour("taken_at", tzinfo=UTC))
         .values("hour")
         .annotate(used=Max("used_bytes"), limit=Max("limit_bytes"), first=Min("since"))
@@ -55,13 +66,26 @@ def storage_figures(
         if index == 0 and since < first < hour:
             points.append((first, used, limit))  # the figure already stood before that hour
         points.append((hour, used, limit))
+    recent = (
+        snapshots.filter(taken_at__gte=detail_from)
+        .order_by("since", "id")
+        .values_list("since", "taken_at", "used_bytes", "limit_bytes")
+    )
+    for first, last, used, limit in recent:
+        start = max(first, since)
+        points.append((start, used, limit))
+        if last > start:
+            points.append((last, used, limit))  # confirmed until then
     # The line ends on the latest figure itself, at its own moment.
-    last = (latest.taken_at, latest.used_bytes, latest.limit_bytes)
+    end = (latest.taken_at, latest.used_bytes, latest.limit_bytes)
     latest_hour = latest.taken_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if points and points[-1][0] == latest_hour:
-        points[-1] = last
-    elif latest.taken_at >= since:
-        points.append(last)
+    if latest.taken_at < since or (points and points[-1] == end):
+        pass
+    elif points and points[-1][0] == latest_hour and points[-1][1] == latest.used_bytes:
+        points[-1] = end  # that hour's peak is this figure: at its own moment
+    else:
+        points = [p for p in points if p[0] <= latest.taken_at]
+        points.append(end)
     return StorageFigures(latest=latest, points=points)
 
 

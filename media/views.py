@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from dashboard.access import WorkspaceRequest, workspace_view
+from dashboard.live import moment_context
 from dashboard.templatetags.dashboard_tags import bytes_human
 from media import selectors
 from media.bulk_deletion import (
@@ -31,15 +32,16 @@ from media.bulk_deletion import (
     bulk_deletion_create,
     bulk_deletion_retry,
 )
-from media.charts import gauge_for, trend_for
 from media.filters import Selection
 from media.forms import DeletionForm, MediaFilterForm
 from media.library import media_library_sync_request
+from media.models import MediaLibrary, StorageSnapshot
 from media.storage import (
     REQUEST_DEBOUNCE_SECONDS,
     storage_snapshot_request,
     storage_snapshot_requested_at,
 )
+from socialapi import classify
 
 LIBRARY_PAGE_SIZE = 50
 JOBS_PAGE_SIZE = 25
@@ -68,8 +70,25 @@ def _moment_param(raw: str) -> datetime | None:
     return moment
 
 
-def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> dict[str, object]:
-    """While a Refresh is pending: when it was asked for and how many polls are left."""
+def _refresh_failure(library: MediaLibrary | None, after: datetime) -> dict[str, str] | None:
+    """What SocialAPI said when the figure asked for after `after` could not be taken."""
+    if library is None or library.snapshot_failed_at is None:
+        return None
+    if library.snapshot_failed_at < after:
+        return None
+    code = library.snapshot_error_code or "unknown"
+    return {
+        "code": code,
+        "family": str(classify(code, None).family),
+        "request_id": library.snapshot_error_request_id,
+    }
+
+
+def _refresh_state(
+    request: WorkspaceRequest, latest_taken: datetime | None, library: MediaLibrary | None
+) -> dict[str, object]:
+    """While a Refresh is pending: when it was asked for and how many polls are left;
+    then its outcome (a fresh figure, SocialAPI's refusal, or no answer in time)."""
     after = _moment_param(request.GET.get("after", "") or "")
     if after is not None and after > timezone.now():
         after = None  # a Refresh is never asked for in the future
@@ -77,8 +96,13 @@ def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> 
         polls = int(request.GET.get("polls", "0"))
     except ValueError:
         polls = 0
-    if after is None or (latest_taken is not None and latest_taken >= after):
+    if after is None:
         return {}
+    if latest_taken is not None and latest_taken >= after:
+        return {"refresh_done": True}
+    failed = _refresh_failure(library, after)
+    if failed is not None:
+        return {"refresh_failed": failed}
     if polls >= REFRESH_POLLS:
         return {"refresh_gave_up": True}
     return {"refresh_after": after.isoformat(), "refresh_polls": polls + 1}
@@ -87,22 +111,20 @@ def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> 
 @require_GET
 @workspace_view()
 def storage_page(request: WorkspaceRequest) -> HttpResponse:
+    """The gauge, trend, suggestions and library from one moment (dashboard.live): the
+    banners above say the same figure."""
     workspace = request.workspace
-    now = timezone.now()
-    figures = selectors.storage_figures(workspace=workspace, now=now)
-    latest = figures.latest
-    ctx: dict[str, object] = {
-        "storage": latest,
-        "gauge": gauge_for(latest),
-        "trend": trend_for(figures.points, now=now),
-        **_refresh_state(request, latest.taken_at if latest else None),
-    }
+    ctx: dict[str, object] = dict(moment_context(request, "media:storage"))
+    latest = ctx["storage"]
+    library = ctx["library"]
+    assert latest is None or isinstance(latest, StorageSnapshot)
+    assert library is None or isinstance(library, MediaLibrary)
+    ctx.update(_refresh_state(request, latest.taken_at if latest else None, library))
     if _htmx_target(request) == "gauge":
         return render(request, "media/storage.html#gauge", ctx)
     jobs = selectors.bulk_deletions_recent(workspace=workspace)
     ctx.update(
         {
-            "library": selectors.media_library_summary(workspace=workspace),
             "active_jobs": [job for job in jobs if job.is_active],
             "past_jobs": [job for job in jobs if not job.is_active],
         }
@@ -122,8 +144,8 @@ def storage_refresh(request: WorkspaceRequest) -> HttpResponse:
     asked_at = timezone.now() - timedelta(seconds=1)
     enqueued = storage_snapshot_request(workspace=workspace)
     now = timezone.now()
-    figures = selectors.storage_figures(workspace=workspace, now=now)
-    latest = figures.latest
+    moment = moment_context(request, "media:storage")
+    latest = moment["storage"]
     requested = None if enqueued else storage_snapshot_requested_at(workspace=workspace)
     note = ""
     if requested is not None:
@@ -138,12 +160,7 @@ def storage_refresh(request: WorkspaceRequest) -> HttpResponse:
             note or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
         )
         return redirect("media:storage", workspace.slug)
-    ctx: dict[str, object] = {
-        "storage": latest,
-        "gauge": gauge_for(latest),
-        "trend": trend_for(figures.points, now=now),
-        "refresh_note": note,
-    }
+    ctx: dict[str, object] = {**moment, "refresh_note": note}
     if not note and (latest is None or latest.taken_at < asked_at):
         ctx.update({"refresh_after": asked_at.isoformat(), "refresh_polls": 1})
     return render(request, "media/storage.html#gauge", ctx)
@@ -161,11 +178,11 @@ def library_page(request: WorkspaceRequest) -> HttpResponse:
     )
     page = Paginator(items, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
     ctx = {
+        **moment_context(request, "media:library"),
         "form": form,
         "media_filter": media_filter,
         "sort": form.sort_key(),
         "page": page,
-        "library": selectors.media_library_summary(workspace=workspace),
     }
     if _htmx_target(request) == "library-results":
         return render(request, "media/library.html#results", ctx)
@@ -177,7 +194,9 @@ def library_page(request: WorkspaceRequest) -> HttpResponse:
 def library_sync(request: WorkspaceRequest) -> HttpResponse:
     media_library_sync_request(workspace=request.workspace)
     messages.info(
-        request, "Syncing the media library with SocialAPI. Large libraries take a minute or two."
+        request,
+        "Syncing the media library with SocialAPI. Large libraries take a minute or two; "
+        "the figures at the top of this page update by themselves when it is done.",
     )
     return redirect("media:library", request.workspace.slug)
 

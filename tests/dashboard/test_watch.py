@@ -4,115 +4,18 @@ pressing anything. The sandbox is served in-process, exactly as `make run` serve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
 
-from accounts.health import health_sync
 from accounts.models import AccountStatus, SocialAccount
-from dashboard import upstream
 from dashboard.models import Membership, UsageSnapshot, Workspace
 from dashboard.scheduling import syncs_due
-from dashboard.usage import usage_sync
-from dashboard.watch import workspace_watch
-from events.banners import workspace_banners
-from media.library import media_library_sync
 from media.models import MediaItem, MediaLibrary, StorageSnapshot
 from sandbox import services as weather
-from sandbox.ids import prefixed
-from sandbox.models import SandboxAccount, SandboxBrand, SandboxTenant
-from tests.conftest import SANDBOX_URL, in_process_transport
 
 pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class Upstream:
-    tenant: SandboxTenant
-    workspace: Workspace
-    accounts: dict[str, SandboxAccount]
-    clock: Clock
-
-    def later(self, seconds: float = 2) -> None:
-        """Time passes (upstream stamps its events to the second)."""
-        self.clock.offset += timedelta(seconds=seconds)
-
-    def watch(self) -> list[str]:
-        """One watch, as the task runs it (a fresh row), committing its after-commit work."""
-        fresh = Workspace.objects.get(pk=self.workspace.pk)
-        result = workspace_watch(workspace=fresh)
-        return result.steps
-
-    def banners(self) -> dict[str, Any]:
-        ws = Workspace.objects.get(pk=self.workspace.pk)
-        return {b.key: b for b in workspace_banners(workspace=ws)}
-
-    def reload(self) -> SandboxTenant:
-        self.tenant.refresh_from_db()
-        return self.tenant
-
-
-class Clock:
-    """Django's clock (the dashboard's and the sandbox's), moved forward by the test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.offset = timedelta(0)
-        real = timezone.now
-        monkeypatch.setattr(timezone, "now", lambda: real() + self.offset)
-
-
-@pytest.fixture
-def up(
-    workspace: Workspace,
-    admin: Any,
-    settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
-) -> Iterator[Upstream]:
-    """The `workspace` on a Free sandbox tenant with an Instagram and a Telegram account,
-    after its first syncs; follow-ups run at once (no waiting in a test)."""
-    settings.SOCIALAPI_MAX_ATTEMPTS = 2
-    settings.SOCIALAPI_MAX_RETRY_SECONDS = 0.02
-    settings.SERVER_ERROR_QUIET_SECONDS = 0
-    settings.THROTTLE_PROBE_SECONDS = 0
-    settings.USAGE_RECHECK_SECONDS = 0
-    settings.MEDIA_RESYNC_SECONDS = 0
-    with upstream.transport_override(in_process_transport()):
-        tenant = weather.sandbox_tenant_create(name="Watched", plan="free")
-        brand = SandboxBrand.objects.create(id=prefixed("b"), tenant=tenant, name="Main")
-        accounts = {
-            platform: SandboxAccount.objects.create(
-                id=prefixed("acc"),
-                tenant=tenant,
-                brand=brand,
-                platform=platform,
-                name=f"{platform} account",
-                username=f"{platform}_user",
-            )
-            for platform in ("instagram", "telegram")
-        }
-        workspace.api_key = tenant.api_key
-        workspace.base_url = SANDBOX_URL
-        workspace.save()
-        with django_capture_on_commit_callbacks(execute=True):
-            health_sync(workspace=workspace)
-            media_library_sync(workspace=workspace)
-            usage_sync(workspace=workspace)
-        up = Upstream(
-            tenant=tenant, workspace=workspace, accounts=accounts, clock=Clock(monkeypatch)
-        )
-        up.later()
-        with django_capture_on_commit_callbacks(execute=True):
-            up.watch()
-        assert up.banners() == {}
-        up.later()
-        yield up
 
 
 def test_the_default_intervals_put_a_change_upstream_on_an_open_page_within_a_minute():
@@ -131,6 +34,8 @@ def test_the_default_intervals_put_a_change_upstream_on_an_open_page_within_a_mi
 
 
 def test_a_new_workspace_is_watched_every_few_seconds_on_a_ten_second_beat(workspace):
+    from datetime import timedelta
+
     now = timezone.now()
     Workspace.objects.filter(pk=workspace.pk).update(
         watch_enqueued_at=now - timedelta(seconds=16),

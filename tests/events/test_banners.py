@@ -238,12 +238,33 @@ def test_monthly_limit_says_which_allowance_and_when_it_resets(workspace):
 
 def test_monthly_limit_from_a_refusal_and_cleared_by_figures_showing_room(workspace, record):
     usage(workspace, posts=(3, 10), interactions=(10, 50), minutes_ago=60)
-    record(code="validation.interaction_limit_exhausted", status=429, request_id="req_429")
+    record(
+        code="validation.interaction_limit_exhausted",
+        status=429,
+        request_id="req_429",
+        minutes_ago=1,
+    )
     found = banner(workspace, "monthly_limit:interactions")
     assert found.title.startswith("Monthly interaction limit reached — resets on ")
     assert found.request_ids == ("req_429",)
     usage(workspace, posts=(3, 10), interactions=(10, 50))
     assert keys(workspace) == []
+
+
+def test_a_figure_from_the_same_second_as_the_refusal_does_not_clear_it(workspace, record):
+    # Upstream stamps events to the second: this figure may be older than the refusal.
+    refused = record(code="billing.post_limit", status=429)[0]
+    UsageSnapshot.objects.create(
+        workspace=workspace,
+        taken_at=refused.occurred_at + timedelta(milliseconds=600),
+        posts_used=3,
+        posts_limit=10,
+        interactions_used=0,
+        interactions_limit=50,
+        period_start=refused.occurred_at - timedelta(days=3),
+        period_end=refused.occurred_at + timedelta(days=20),
+    )
+    assert keys(workspace) == ["monthly_limit:posts"]
 
 
 def test_a_refusal_from_last_period_is_not_shown(workspace, record):
@@ -637,27 +658,32 @@ def test_banners_show_on_every_workspace_page(workspace, as_member):
     ):
         html = as_member.get(url).content.decode()
         assert "Storage full — uploads fail" in html
-        assert 'hx-get="' + reverse("events:banners", args=[workspace.slug]) + '"' in html
+        # The page's poller: it refreshes the banners (and every live region) in place.
+        assert 'hx-get="' + reverse("live", args=[workspace.slug]) + '"' in html
 
 
 def test_the_banners_region_refreshes_in_place_only_when_it_changed(workspace, as_member):
     import re
 
     storage(workspace, 85)
-    page = as_member.get(reverse("overview", args=[workspace.slug])).content.decode()
-    sig = re.search(r'hx-vals=\'{"sig": "([0-9a-f]+)"}\'', page)
-    assert sig
-    url = reverse("events:banners", args=[workspace.slug])
-    htmx = {"HX-Request": "true"}
+    errors_url = reverse("events:errors", args=[workspace.slug])
+    page = as_member.get(errors_url).content.decode()
+    version = re.search(r'hx-vals=\'{"v": "([^"]+)"}\'', page)
+    assert version
+    url = reverse("live", args=[workspace.slug])
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver" + errors_url}
     # Nothing changed: 204, htmx swaps nothing (an expanded banner stays open).
-    assert as_member.get(url, {"sig": sig.group(1)}, headers=htmx).status_code == 204
+    assert as_member.get(url, {"v": version.group(1)}, headers=htmx).status_code == 204
     storage(workspace, 101)
-    response = as_member.get(url, {"sig": sig.group(1)}, headers=htmx)
+    response = as_member.get(url, {"v": version.group(1)}, headers=htmx)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.startswith('<div id="banners"')
+    assert '<div id="banners" class="banners"' in html and 'hx-swap-oob="true"' in html
     assert "Storage full — uploads fail" in html and "Storage 85%" not in html
     assert "<html" not in html
+    # The region alone is still served (the page fetches it after a dismissal).
+    region = as_member.get(reverse("events:banners", args=[workspace.slug]), headers=htmx)
+    assert region.content.decode().startswith('<div id="banners"')
 
 
 def test_anyone_in_the_workspace_can_dismiss_for_themselves(workspace, member, as_member):
@@ -667,7 +693,10 @@ def test_anyone_in_the_workspace_can_dismiss_for_themselves(workspace, member, a
         url, {"banner": "storage_nearly_full"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
-    assert "Storage 85% full" not in response.content.decode()
+    html = response.content.decode()
+    assert 'data-banner="storage_nearly_full"' not in html
+    # Hidden, not gone: the person who hid it can see it and bring it back.
+    assert "1 alert you hid" in html and "Show again" in html
     assert BannerDismissal.objects.get().user == member
     # Without JavaScript: back to the page it was pressed on.
     storage(workspace, 97)
@@ -702,3 +731,32 @@ def test_banners_never_mix_workspaces(workspace, other_workspace, record):
     record(code="platform.instagram.rate_limit", status=429)
     assert keys(workspace) == ["platform_throttle:instagram"]
     assert keys(other_workspace) == ["billing_past_due", "storage_full"]
+
+
+def test_the_person_who_hid_a_banner_sees_it_listed_and_can_bring_it_back(
+    workspace, admin, member, as_member
+):
+    storage(workspace, 97)
+    record_dismissal = banner_dismiss(
+        workspace=workspace, user=member, key="storage_nearly_full", snooze_minutes=60
+    )
+    assert record_dismissal is not None
+    banner_dismiss(workspace=workspace, user=admin, key="storage_nearly_full")
+    page = as_member.get(reverse("overview", args=[workspace.slug])).content.decode()
+    assert 'data-banner="storage_nearly_full"' not in page
+    assert "1 alert you hid" in page and "Storage 97% full" in page
+    assert "snoozed, back" in page and "Show again" in page
+
+    url = reverse("events:banner_restore", args=[workspace.slug])
+    response = as_member.post(
+        url, {"banner": "storage_nearly_full"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert 'data-banner="storage_nearly_full"' in html and "you hid" not in html
+    # Only their own dismissal went: the admin still has it hidden.
+    assert [b.key for b in banners_visible(workspace=workspace, user=admin)] == []
+    assert BannerDismissal.objects.filter(user=admin).exists()
+    # Without JavaScript: back to the page it was pressed on; bad input changes nothing.
+    response = as_member.post(url, {"banner": "", "next": "/w/acme/storage/"})
+    assert response.status_code == 302 and response.url == "/w/acme/storage/"
+    assert BannerDismissal.objects.filter(user=admin).exists()

@@ -182,6 +182,10 @@ class StorageSnapshot(models.Model):
         return max(0, self.used_bytes - self.limit_bytes)
 
 
+# The code on the items a cancel left unsent (skipped, never sent): not a problem.
+CANCELLED_CODE = "dashboard.cancelled"
+
+
 class BulkDeletion(models.Model):
     """One bulk deletion request; its items are the source of truth for progress.
 

@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from dashboard.models import Workspace
 from media.filters import SORTS, MediaFilter, Selection
-from media.models import BulkDeletion, BulkDeletionItem, MediaItem, MediaLibrary, StorageSnapshot
+from media.models import (
+    CANCELLED_CODE,
+    BulkDeletion,
+    BulkDeletionItem,
+    MediaItem,
+    MediaLibrary,
+    StorageSnapshot,
+)
 
 TREND_DAYS = 30
 DETAIL_HOURS = 24  # every figure of the last day is drawn as it stood
@@ -176,13 +183,53 @@ def bulk_deletion_get(*, workspace: Workspace, job_id: int) -> BulkDeletion:
 def bulk_deletion_problems(
     *, job: BulkDeletion, limit: int = PROBLEMS_SHOWN
 ) -> list[BulkDeletionItem]:
-    """The latest skipped and failed items with their reasons (one query)."""
+    """The latest skipped and failed items with their reasons (one query); the files a
+    cancel left unsent are not problems (the outcome counts them)."""
     if not (job.skipped_count or job.failed_count):
         return []
     return list(
         BulkDeletionItem.objects.filter(
             job=job, state__in=[BulkDeletionItem.State.SKIPPED, BulkDeletionItem.State.FAILED]
-        ).order_by("-finished_at", "-id")[:limit]
+        )
+        .exclude(code=CANCELLED_CODE)
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an ended job ended, for its summary: what a cancel left unsent, what was
+    skipped for a reason, and the storage figure now."""
+
+    not_sent: int
+    skipped: int
+    failed: int
+    storage: StorageSnapshot | None
+
+    @property
+    def problems(self) -> int:
+        return self.skipped + self.failed
+
+
+def bulk_deletion_outcome(*, job: BulkDeletion) -> Outcome | None:
+    """None while the job runs; else its outcome (at most two queries)."""
+    if job.is_active:
+        return None
+    not_sent = 0
+    if job.status == BulkDeletion.Status.CANCELLED and job.skipped_count:
+        not_sent = BulkDeletionItem.objects.filter(
+            job=job, state=BulkDeletionItem.State.SKIPPED, code=CANCELLED_CODE
+        ).count()
+    storage = (
+        StorageSnapshot.objects.filter(workspace_id=job.workspace_id)
+        .order_by("-taken_at", "-id")
+        .first()
+    )
+    return Outcome(
+        not_sent=not_sent,
+        skipped=max(0, job.skipped_count - not_sent),
+        failed=job.failed_count,
+        storage=storage,
     )
 
 
@@ -203,9 +250,12 @@ class Progress:
     eta: timedelta | None
 
 
-def bulk_deletion_progress(*, job: BulkDeletion, now: datetime | None = None) -> Progress:
+def bulk_deletion_progress(
+    *, job: BulkDeletion, now: datetime | None = None, not_sent: int = 0
+) -> Progress:
+    """`not_sent`: files a cancel left unsent (from the outcome): not counted as done."""
     now = now or timezone.now()
-    done = job.done_count
+    done = job.done_count - not_sent
     percent = 100.0 * done / job.total_items if job.total_items else 100.0
     elapsed = None
     eta = None
@@ -215,7 +265,11 @@ def bulk_deletion_progress(*, job: BulkDeletion, now: datetime | None = None) ->
         if job.is_active and done and seconds > 0 and job.remaining_count:
             eta = timedelta(seconds=job.remaining_count * seconds / done)
     return Progress(
-        percent=percent, done=done, remaining=job.remaining_count, elapsed=elapsed, eta=eta
+        percent=percent,
+        done=done,
+        remaining=job.remaining_count + not_sent,
+        elapsed=elapsed,
+        eta=eta,
     )
 
 

@@ -292,10 +292,15 @@ def jobs_page(request: WorkspaceRequest) -> HttpResponse:
 def job_page(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     """A job's progress; with htmx, only the progress region (the poll: two queries)."""
     job = selectors.bulk_deletion_get(workspace=request.workspace, job_id=job_id)
+    outcome = selectors.bulk_deletion_outcome(job=job)
     ctx = {
         "job": job,
-        "progress": selectors.bulk_deletion_progress(job=job),
+        "outcome": outcome,
+        "progress": selectors.bulk_deletion_progress(
+            job=job, not_sent=outcome.not_sent if outcome else 0
+        ),
         "problems": selectors.bulk_deletion_problems(job=job),
+        "problem_total": outcome.problems if outcome else job.skipped_count + job.failed_count,
         "compact": request.GET.get("compact") == "1",
     }
     if _is_htmx(request):
@@ -312,9 +317,13 @@ def job_page(request: WorkspaceRequest, job_id: int) -> HttpResponse:
 def job_cancel(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     job = selectors.bulk_deletion_get(workspace=request.workspace, job_id=job_id)
     if bulk_deletion_cancel(job=job, user=request.user, request=request):
-        messages.info(
-            request, "Cancelling: no new files will be sent; the few already on their way finish."
-        )
+        if job.status == job.Status.CANCELLING:
+            messages.info(
+                request,
+                "Cancelling: no new files will be sent; the few already on their way finish.",
+            )
+        else:  # no runner was at work: closed at once, and the page says how it ended
+            messages.info(request, "Cancelled.")
     else:
         messages.warning(request, "This deletion had already ended; nothing to cancel.")
     return redirect("media:job", request.workspace.slug, job.pk)

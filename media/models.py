@@ -135,6 +135,9 @@ class StorageSnapshot(models.Model):
     used_bytes = models.BigIntegerField()
     limit_bytes = models.BigIntegerField()
     count = models.IntegerField(null=True, blank=True)
+    # Header figures arriving within a minute merge into one row (a bulk deletion sends
+    # one per DELETE): the figure the row started with, when it then changed.
+    first_bytes = models.BigIntegerField(null=True, blank=True)
     since = models.DateTimeField(default=timezone.now)
     taken_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=20, default="api")  # api | header | bulk_deletion

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import Coalesce, Greatest, TruncHour
 from django.http import Http404
 from django.utils import timezone
 
@@ -64,7 +64,11 @@ def storage_figures(
         snapshots.filter(taken_at__gte=since, taken_at__lt=detail_from)
         .annotate(hour=TruncHour("taken_at", tzinfo=UTC))
         .values("hour")
-        .annotate(used=Max("used_bytes"), limit=Max("limit_bytes"), first=Min("since"))
+        .annotate(
+            used=Max(Greatest("used_bytes", Coalesce("first_bytes", "used_bytes"))),
+            limit=Max("limit_bytes"),
+            first=Min("since"),
+        )
         .order_by("hour")
         .values_list("hour", "used", "limit", "first")
     )
@@ -76,13 +80,13 @@ def storage_figures(
     recent = (
         snapshots.filter(taken_at__gte=detail_from)
         .order_by("since", "id")
-        .values_list("since", "taken_at", "used_bytes", "limit_bytes")
+        .values_list("since", "taken_at", "first_bytes", "used_bytes", "limit_bytes")
     )
-    for first, last, used, limit in recent:
+    for first, last, began, used, limit in recent:
         start = max(first, since)
-        points.append((start, used, limit))
+        points.append((start, began if began is not None else used, limit))
         if last > start:
-            points.append((last, used, limit))  # confirmed until then
+            points.append((last, used, limit))  # confirmed (or merged down) until then
     # The line ends on the latest figure itself, at its own moment.
     end = (latest.taken_at, latest.used_bytes, latest.limit_bytes)
     latest_hour = latest.taken_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

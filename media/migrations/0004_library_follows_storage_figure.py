@@ -33,4 +33,9 @@ class Migration(migrations.Migration):
             name="resync_figure",
             field=models.CharField(blank=True, max_length=60),
         ),
+        migrations.AddField(
+            model_name="storagesnapshot",
+            name="first_bytes",
+            field=models.BigIntegerField(blank=True, null=True),
+        ),
     ]

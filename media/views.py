@@ -70,12 +70,17 @@ def _moment_param(raw: str) -> datetime | None:
     return moment
 
 
-def _refresh_failure(library: MediaLibrary | None, after: datetime) -> dict[str, str] | None:
-    """What SocialAPI said when the figure asked for after `after` could not be taken."""
+def _refresh_failure(
+    library: MediaLibrary | None, after: datetime, latest_taken: datetime | None
+) -> dict[str, str] | None:
+    """What SocialAPI said when the newest try (after `after`, and after the newest
+    figure) to take a figure failed; None when the newest try did not fail."""
     if library is None or library.snapshot_failed_at is None:
         return None
     if library.snapshot_failed_at < after:
         return None
+    if latest_taken is not None and library.snapshot_failed_at <= latest_taken:
+        return None  # a figure came after the failure
     code = library.snapshot_error_code or "unknown"
     return {
         "code": code,
@@ -98,11 +103,11 @@ def _refresh_state(
         polls = 0
     if after is None:
         return {}
-    if latest_taken is not None and latest_taken >= after:
-        return {"refresh_done": True}
-    failed = _refresh_failure(library, after)
+    failed = _refresh_failure(library, after, latest_taken)
     if failed is not None:
         return {"refresh_failed": failed}
+    if latest_taken is not None and latest_taken >= after:
+        return {"refresh_done": True}
     if polls >= REFRESH_POLLS:
         return {"refresh_gave_up": True}
     return {"refresh_after": after.isoformat(), "refresh_polls": polls + 1}
@@ -147,21 +152,35 @@ def storage_refresh(request: WorkspaceRequest) -> HttpResponse:
     moment = moment_context(request, "media:storage")
     latest = moment["storage"]
     requested = None if enqueued else storage_snapshot_requested_at(workspace=workspace)
+    latest_taken = latest.taken_at if latest is not None else None
     note = ""
     if requested is not None:
         asked_at = requested - timedelta(seconds=1)
-        if latest is not None and latest.taken_at >= asked_at:
-            age = max(1, int((now - latest.taken_at).total_seconds()))
+        if latest_taken is not None and latest_taken >= asked_at:
+            age = max(1, int((now - latest_taken).total_seconds()))
             wait = max(1, math.ceil(REQUEST_DEBOUNCE_SECONDS - (now - requested).total_seconds()))
             note = f"A figure was taken {age} s ago; refresh again in {wait} s."
+    # SocialAPI refused the newest try (an outage): say so rather than "taken N s ago".
+    failed = _refresh_failure(moment["library"], asked_at, latest_taken)
     if not _is_htmx(request):
-        messages.info(
-            request,
-            note or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
-        )
+        if failed is not None:
+            messages.warning(
+                request,
+                "No fresh figure: SocialAPI did not give one"
+                + (f" (request id {failed['request_id']})" if failed["request_id"] else "")
+                + ". The figure shown is the last one it gave; the dashboard keeps asking.",
+            )
+        else:
+            messages.info(
+                request,
+                note
+                or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
+            )
         return redirect("media:storage", workspace.slug)
-    ctx: dict[str, object] = {**moment, "refresh_note": note}
-    if not note and (latest is None or latest.taken_at < asked_at):
+    ctx: dict[str, object] = {**moment, "refresh_note": "" if failed else note}
+    if failed is not None:
+        ctx["refresh_failed"] = failed
+    elif not note and (latest_taken is None or latest_taken < asked_at):
         ctx.update({"refresh_after": asked_at.isoformat(), "refresh_polls": 1})
     return render(request, "media/storage.html#gauge", ctx)
 

@@ -411,3 +411,25 @@ def test_a_deletion_within_the_day_shows_as_a_drop_in_the_trend(as_member, works
     heights = [float(pair.split(",")[1]) for pair in line.split()]
     assert len(heights) == 4  # 90 MB from first seen to last confirmed, then 20 MB
     assert heights[0] == heights[1] < heights[2] == heights[3]  # high, then the drop
+
+
+def test_refresh_right_after_a_figure_but_during_an_outage_says_socialapi_failed(
+    as_admin, workspace, make_snapshot, monkeypatch
+):
+    """A figure 4 s ago, SocialAPI failing since: "taken 4 s ago, refresh again in 26 s"
+    would hide the outage from whoever pressed Refresh."""
+    monkeypatch.setattr(tasks.storage_snapshot_take, "delay", lambda workspace_id: None)
+    now = timezone.now()
+    make_snapshot(30 * MB, at=now - timedelta(seconds=4))
+    MediaLibrary.objects.create(
+        workspace=workspace,
+        snapshot_requested_at=now - timedelta(seconds=6),  # debounced: asked moments ago
+        snapshot_failed_at=now - timedelta(seconds=2),
+        snapshot_error_code="system.internal",
+        snapshot_error_request_id="req_down_2",
+    )
+    html = as_admin.post(
+        reverse("media:refresh", args=[workspace.slug]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "refresh again in" not in html and "load delay" not in html
+    assert "No fresh figure: SocialAPI did not give one." in html and "req_down_2" in html

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.audit import audit_record
 from dashboard.live import moment_context
-from events.banners import banner_dismiss, banner_restore, banners_for, banners_signature
+from events.banners import banner_dismiss, banner_restore, banners_signature
 from events.bundle import diagnostic_bundle_build
 from events.fixes import fix_for
 from events.forms import (
@@ -187,10 +187,10 @@ def banners(request: WorkspaceRequest) -> HttpResponse:
     Given the digest of what it shows (`sig`), the answer is 204 while nothing changed
     (htmx swaps nothing), so a banner someone expanded stays open.
     """
-    shown = banners_for(workspace=request.workspace, user=request.user)
-    if request.htmx and request.GET.get("sig") == banners_signature(shown):
+    ctx = moment_context(request, None)
+    if request.htmx and request.GET.get("sig") == banners_signature(list(ctx["banners"])):
         return HttpResponse(status=204)
-    return render(request, "includes/_banners.html", moment_context(request, None))
+    return render(request, "includes/_banners.html", ctx)
 
 
 def _banners_answer(request: WorkspaceRequest) -> HttpResponse:

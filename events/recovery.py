@@ -52,8 +52,9 @@ def throttle_probes_run(
     once per THROTTLE_PROBE_SECONDS each); returns the platforms that answered.
 
     `GET /v1/accounts/{id}/limits` is the cheapest call that reaches the platform. Still
-    throttled: the 429 is recorded like any failure and the banner stays. An answer —
-    the limits, or "this platform has none" (501) — ends the throttling run.
+    throttled: the 429 is recorded like any failure and the banner stays; so does an
+    answer with nothing left (`posts_remaining: 0`). Any other answer — the limits, or
+    "this platform has none" (501) — ends the throttling run.
     """
     from accounts.models import AccountStatus, SocialAccount
     from dashboard.upstream import upstream
@@ -85,11 +86,14 @@ def throttle_probes_run(
             continue  # nothing to ask through: the banner's window decides
         try:
             # Reference: https://docs.social-api.ai/api-reference — GET /v1/accounts/{id}/limits
-            upstream(workspace).account_limits(account.upstream_id)
+            limits = upstream(workspace).account_limits(account.upstream_id)
         except SocialAPIError as exc:
             if exc.family != Family.NOT_SUPPORTED:
                 log.info("throttle probe of %s for workspace %s: %s", platform, workspace.pk, exc)
                 continue
+        else:
+            if any(left <= 0 for name, left in limits.items() if name.endswith("_remaining")):
+                continue  # it answers, but says nothing is left: still limited
         ended = episode.filter(_open(), last_seen__lte=timezone.now()).update(
             ended_at=timezone.now()
         )

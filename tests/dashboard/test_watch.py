@@ -185,3 +185,20 @@ def test_a_refused_key_or_bill_pauses_then_the_watch_notices_it_is_good_again(
         assert "usage" in up.watch()
     assert not Workspace.objects.get(pk=up.workspace.pk).is_paused
     assert banner not in up.banners()
+
+
+def test_a_platform_that_answers_with_nothing_left_is_still_throttled(
+    up, django_capture_on_commit_callbacks, monkeypatch
+):
+    from sandbox import api_accounts
+
+    weather.platform_throttle(tenant=up.tenant, platform="instagram", minutes=15)
+    with django_capture_on_commit_callbacks(execute=True):
+        up.watch()
+    up.later()
+    weather.throttles_clear(tenant=up.tenant)
+    # The platform answers again, but its daily posting allowance is used up.
+    monkeypatch.setitem(api_accounts.DAILY_LIMITS, "instagram", {"posts_remaining": 0})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "probe:instagram" not in up.watch()
+    assert "platform_throttle:instagram" in up.banners()

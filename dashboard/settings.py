@@ -295,7 +295,7 @@ LIVE_POLL_SECONDS = envint("LIVE_POLL_SECONDS", 10)
 PAUSED_PROBE_SECONDS = envint("PAUSED_PROBE_SECONDS", 30)
 # While a platform throttling banner shows, one account call on that platform asks
 # whether the platform answers again, at most this often.
-THROTTLE_PROBE_SECONDS = envint("THROTTLE_PROBE_SECONDS", 30)
+THROTTLE_PROBE_SECONDS = envint("THROTTLE_PROBE_SECONDS", 20)
 # While a monthly limit banner shows, usage figures are asked again at most this often
 # (the figures are what say the allowance has room again).
 USAGE_RECHECK_SECONDS = envint("USAGE_RECHECK_SECONDS", 20)

@@ -119,7 +119,9 @@ def workspace_watch(*, workspace: Workspace) -> WatchResult:
 
     now = timezone.now()
     banners = workspace_banners(workspace=workspace, now=now)
-    recheck = timedelta(seconds=max(0, int(settings.USAGE_RECHECK_SECONDS)))
+    # Half a beat early is on time (watches come a little irregularly).
+    slack = timedelta(seconds=max(0, int(settings.DISPATCH_SECONDS)) / 2)
+    recheck = timedelta(seconds=max(0, int(settings.USAGE_RECHECK_SECONDS))) - slack
     usage_at = Workspace.objects.filter(pk=workspace.pk).values_list("usage_synced_at", flat=True)
     last_usage = usage_at.first()
     if (

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.alerts import account_alerts_batched
 from accounts.models import AccountStatus, SocialAccount
@@ -119,3 +121,36 @@ def _apply(workspace: Workspace, named: Sequence[ErrorEvent]) -> None:
 
         for pk in sorted(recheck):
             transaction.on_commit(partial(account_check.delay, pk))
+    unknown = {
+        e.account_upstream_id
+        for e in named
+        if e.family in STATUS_FOR_FAMILY
+        and e.account_upstream_id not in by_upstream
+        and e.account_id not in by_pk
+    }
+    if unknown:
+        health_check_soon(workspace)
+
+
+# A token or credentials failure on an account the mirror does not know yet (connected
+# since the last health sync) asks for a health sync, at most this often.
+HEALTH_CHECK_SOON_SECONDS = 60
+
+
+def health_check_soon(workspace: Workspace) -> bool:
+    """Run the health sync now instead of at its next interval (the stamp the dispatcher
+    reads is claimed, so it is not run twice); True when it was enqueued."""
+    from accounts.tasks import health_sync
+
+    now = timezone.now()
+    claimed = (
+        Workspace.objects.filter(pk=workspace.pk)
+        .filter(
+            Q(health_enqueued_at__isnull=True)
+            | Q(health_enqueued_at__lt=now - timedelta(seconds=HEALTH_CHECK_SOON_SECONDS))
+        )
+        .update(health_enqueued_at=now)
+    )
+    if claimed:
+        transaction.on_commit(partial(health_sync.delay, workspace.pk))
+    return bool(claimed)

@@ -32,7 +32,7 @@ class WorkspaceAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             "base_url",
             "dialect",
             "health_sync_minutes",
-            "storage_sync_minutes",
+            "watch_seconds",
             "is_demo",
         ]
 
@@ -49,7 +49,7 @@ class WorkspaceChangeForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "health_sync_minutes", "storage_sync_minutes", "is_demo"]
+        fields = ["name", "slug", "health_sync_minutes", "watch_seconds", "is_demo"]
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -88,7 +88,7 @@ class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "paused_family",
         "paused_at",
         "health_sync_minutes",
-        "storage_sync_minutes",
+        "watch_seconds",
         "webhook_id",
         "webhook_registered_at",
         "webhook_secret_saved_at",

@@ -29,7 +29,15 @@ def workspace(request: HttpRequest) -> dict[str, Any]:
         "sandbox_enabled": settings.SANDBOX_ENABLED,
     }
     if ws is not None and request.user.is_authenticated:
-        from events.banners import banners_for
+        from dashboard.live import moment_context
 
-        context["banners"] = SimpleLazyObject(lambda: banners_for(workspace=ws, user=request.user))
+        # Pages with live regions put their own moment in the context (it wins); on the
+        # others the banners (and the poller's versions) come from this one, lazily.
+        def moment() -> dict[str, Any]:
+            return moment_context(request, None)
+
+        context["banners"] = SimpleLazyObject(lambda: moment()["banners"])
+        context["hidden_banners"] = SimpleLazyObject(lambda: moment()["hidden_banners"])
+        context["live_version"] = SimpleLazyObject(lambda: moment()["live_version"])
+        context["live_poll_seconds"] = max(1, int(settings.LIVE_POLL_SECONDS))
     return context

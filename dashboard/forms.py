@@ -37,6 +37,8 @@ PRIVATE_HINT = (
 )
 SYNC_MINUTES_MIN = 5
 SYNC_MINUTES_MAX = 24 * 60
+WATCH_SECONDS_MIN = 10
+WATCH_SECONDS_MAX = 60 * 60
 
 
 def base_url_normalise(url: str) -> str:
@@ -221,10 +223,11 @@ class SyncIntervalsForm(forms.Form):
         min_value=SYNC_MINUTES_MIN,
         max_value=SYNC_MINUTES_MAX,
     )
-    storage_sync_minutes = forms.IntegerField(
-        label="Refresh storage figures every (minutes)",
-        min_value=SYNC_MINUTES_MIN,
-        max_value=SYNC_MINUTES_MAX,
+    watch_seconds = forms.IntegerField(
+        label="Watch storage and SocialAPI's error log every (seconds)",
+        help_text="Changes upstream show on open pages within about this long.",
+        min_value=WATCH_SECONDS_MIN,
+        max_value=WATCH_SECONDS_MAX,
     )
 
 

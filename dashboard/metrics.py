@@ -339,11 +339,14 @@ def sync_metrics(scrape: Scrape) -> Iterator[Metric]:
     )
     for ws in scrape.workspaces:
         for sync in SYNCS:
-            succeeded = getattr(ws, sync.success_stamp)
-            if succeeded is not None:
-                age.add_metric([ws.slug, sync.kind], _age(scrape.now, succeeded))
-            if ws.configured and (not ws.is_paused or sync.runs_when_paused):
-                interval.add_metric([ws.slug, sync.kind], sync_interval(ws, sync).total_seconds())
+            runs = ws.configured and (not ws.is_paused or sync.runs_when_paused)
+            for kind in sync.kinds:
+                succeeded = getattr(ws, sync.success_stamp(kind))
+                if succeeded is not None:
+                    age.add_metric([ws.slug, kind], _age(scrape.now, succeeded))
+                if runs:
+                    seconds = sync_interval(ws, sync).total_seconds()
+                    interval.add_metric([ws.slug, kind], seconds)
     yield age
     yield interval
 

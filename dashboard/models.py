@@ -20,8 +20,13 @@ def default_health_sync_minutes() -> int:
     return settings.HEALTH_SYNC_MINUTES
 
 
+def default_watch_seconds() -> int:
+    return settings.WATCH_SECONDS
+
+
 def default_storage_sync_minutes() -> int:
-    return settings.STORAGE_SYNC_MINUTES
+    """The old storage interval's default (migration 0001 still names it)."""
+    return 15
 
 
 # The encrypted columns. They are decrypted when read, not when a row is loaded (see
@@ -67,7 +72,8 @@ class Workspace(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
 
     health_sync_minutes = models.PositiveIntegerField(default=default_health_sync_minutes)
-    storage_sync_minutes = models.PositiveIntegerField(default=default_storage_sync_minutes)
+    # How often the watch asks for the storage figure and upstream's events log.
+    watch_seconds = models.PositiveIntegerField(default=default_watch_seconds)
     health_synced_at = models.DateTimeField(null=True, blank=True)
     storage_synced_at = models.DateTimeField(null=True, blank=True)
     media_synced_at = models.DateTimeField(null=True, blank=True)
@@ -76,10 +82,9 @@ class Workspace(models.Model):
     # When the dispatcher last enqueued each sync (`*_synced_at` above is when one last
     # succeeded, which is what pages show).
     health_enqueued_at = models.DateTimeField(null=True, blank=True)
-    storage_enqueued_at = models.DateTimeField(null=True, blank=True)
+    watch_enqueued_at = models.DateTimeField(null=True, blank=True)
     media_enqueued_at = models.DateTimeField(null=True, blank=True)
     usage_enqueued_at = models.DateTimeField(null=True, blank=True)
-    events_enqueued_at = models.DateTimeField(null=True, blank=True)
 
     # The latest support staff visit, kept on the row so every page can tell the
     # workspace's admins without a query (each visit is also in the audit log).

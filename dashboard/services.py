@@ -55,10 +55,9 @@ INVITATION_TOKEN_PREFIX = "inv_"  # noqa: S105
 # Stamps reset when the connection changes, so the dispatcher runs every sync at once.
 SYNC_STAMPS = (
     "health_enqueued_at",
-    "storage_enqueued_at",
+    "watch_enqueued_at",
     "media_enqueued_at",
     "usage_enqueued_at",
-    "events_enqueued_at",
 )
 
 
@@ -448,17 +447,18 @@ def workspace_sync_intervals_update(
     *,
     workspace: Workspace,
     health_sync_minutes: int,
-    storage_sync_minutes: int,
+    watch_seconds: int,
     request: HttpRequest,
 ) -> bool:
-    """Change how often accounts and storage are checked; False when nothing changed."""
+    """Change how often accounts are checked and SocialAPI is watched (storage figure and
+    events log); False when nothing changed."""
     with transaction.atomic():
         ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
         changes = {
             name: [getattr(ws, name), value]
             for name, value in (
                 ("health_sync_minutes", health_sync_minutes),
-                ("storage_sync_minutes", storage_sync_minutes),
+                ("watch_seconds", watch_seconds),
             )
             if getattr(ws, name) != value
         }

@@ -349,10 +349,29 @@ SOCIALAPI_ALLOWED_BASE_URLS = envlist("SOCIALAPI_ALLOWED_BASE_URLS")
 # SOCIALAPI_TIMEOUT / SOCIALAPI_CONNECT_TIMEOUT of every other outbound call.
 ALERT_CHANNEL_TRUSTED_URLS = envlist("ALERT_CHANNEL_TRUSTED_URLS")
 
-# Background schedules (minutes) and job settings.
+# Background schedules and job settings. A change upstream shows on an open page within
+# DISPATCH_SECONDS + WATCH_SECONDS + LIVE_POLL_SECONDS (+ the calls themselves): keep the
+# sum well under a minute (tests/dashboard/test_freshness_budget.py checks the defaults).
+# Beat wakes the dispatcher this often; it enqueues each workspace's due syncs.
+DISPATCH_SECONDS = envint("DISPATCH_SECONDS", 10)
+# The watch: the storage figure and upstream's events log, the two cheap calls that see
+# most changes (default interval of new workspaces; each workspace can change its own).
+WATCH_SECONDS = envint("WATCH_SECONDS", 20)
+# An open page asks whether anything it shows changed this often (204 when nothing did).
+LIVE_POLL_SECONDS = envint("LIVE_POLL_SECONDS", 10)
+# While the API key or billing pauses background work, users/me is asked this often to
+# see whether the pause is over.
+PAUSED_PROBE_SECONDS = envint("PAUSED_PROBE_SECONDS", 30)
+# While a platform throttling banner shows, one account call on that platform asks
+# whether the platform answers again, at most this often.
+THROTTLE_PROBE_SECONDS = envint("THROTTLE_PROBE_SECONDS", 20)
+# While a monthly limit banner shows, usage figures are asked again at most this often
+# (the figures are what say the allowance has room again).
+USAGE_RECHECK_SECONDS = envint("USAGE_RECHECK_SECONDS", 20)
+# A storage figure whose file count or bytes disagree with the media library mirror
+# resyncs the mirror, at most this often.
+MEDIA_RESYNC_SECONDS = envint("MEDIA_RESYNC_SECONDS", 60)
 HEALTH_SYNC_MINUTES = envint("HEALTH_SYNC_MINUTES", 10)
-STORAGE_SYNC_MINUTES = envint("STORAGE_SYNC_MINUTES", 15)
-EVENTS_SYNC_MINUTES = envint("EVENTS_SYNC_MINUTES", 5)
 MEDIA_SYNC_MINUTES = envint("MEDIA_SYNC_MINUTES", 60)
 USAGE_SYNC_MINUTES = envint("USAGE_SYNC_MINUTES", 30)
 BULK_DELETE_CONCURRENCY = envint("BULK_DELETE_CONCURRENCY", 8)
@@ -363,6 +382,13 @@ RECONNECT_LINK_DAYS = envint("RECONNECT_LINK_DAYS", 7)
 RECONNECT_STATE_MINUTES = 10
 WEBHOOK_TOLERANCE_SECONDS = envint("WEBHOOK_TOLERANCE_SECONDS", 300)
 PLATFORM_THROTTLE_BANNER_MINUTES = envint("PLATFORM_THROTTLE_BANNER_MINUTES", 30)
+# "SocialAPI errors": this many 5xx from any source in the window, or this many of the
+# dashboard's own calls failing with 5xx after their retries, show the outage banner; it
+# clears once a call succeeds with no new 5xx for SERVER_ERROR_QUIET_SECONDS.
+SERVER_ERROR_BURST_MINUTES = envint("SERVER_ERROR_BURST_MINUTES", 10)
+SERVER_ERROR_BURST_COUNT = envint("SERVER_ERROR_BURST_COUNT", 5)
+SERVER_ERROR_FAILING_COUNT = envint("SERVER_ERROR_FAILING_COUNT", 2)
+SERVER_ERROR_QUIET_SECONDS = envint("SERVER_ERROR_QUIET_SECONDS", 15)
 
 # --- Metrics (a Prometheus endpoint at /metrics) ----------------------------------
 # Off (404) unless a bearer token or client networks are set; with both, a scrape needs
@@ -469,10 +495,13 @@ LOGGING = {
 }
 
 # --- Periodic work -------------------------------------------------------------------
-# One dispatcher per minute enqueues each workspace's syncs when they are due (each
-# workspace has its own intervals), so beat's schedule never needs to know workspaces.
+# One dispatcher every DISPATCH_SECONDS enqueues each workspace's syncs when they are due
+# (each workspace has its own intervals), so beat's schedule never needs to know workspaces.
 CELERY_BEAT_SCHEDULE = {
-    "workspace-syncs": {"task": "dashboard.tasks.workspace_syncs_dispatch", "schedule": 60.0},
+    "workspace-syncs": {
+        "task": "dashboard.tasks.workspace_syncs_dispatch",
+        "schedule": float(max(1, DISPATCH_SECONDS)),
+    },
     "bulk-deletion-sweep": {"task": "media.tasks.bulk_deletion_sweep", "schedule": 60.0},
     "account-alert-reminders": {
         "task": "accounts.tasks.account_alert_reminders",

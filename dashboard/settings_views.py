@@ -50,7 +50,7 @@ def settings_context(request: WorkspaceRequest, **overrides: Any) -> dict[str, A
         "sync_form": SyncIntervalsForm(
             initial={
                 "health_sync_minutes": workspace.health_sync_minutes,
-                "storage_sync_minutes": workspace.storage_sync_minutes,
+                "watch_seconds": workspace.watch_seconds,
             }
         ),
         "invite_form": InviteForm(),

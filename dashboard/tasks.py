@@ -12,6 +12,7 @@ from dashboard.models import Workspace
 from dashboard.scheduling import syncs_due, workspaces_configured
 from dashboard.upstream import WorkspaceNotConfigured
 from dashboard.usage import usage_sync as usage_sync_service
+from dashboard.watch import workspace_watch as watch_service
 from socialapi import SocialAPIError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ def workspace_syncs_dispatch() -> int:
                 continue
             enqueued += 1
     return enqueued
+
+
+@shared_task(ignore_result=True)
+def workspace_watch(workspace_id: int) -> None:
+    """The storage figure, the events log and their follow-ups (every watch_seconds)."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    result = watch_service(workspace=workspace)
+    log.info("watch of workspace %s: %s", workspace_id, result)
 
 
 @shared_task(ignore_result=True)

@@ -165,11 +165,15 @@ def upstream_paused(workspace: Workspace, *, family: str) -> None:
 
 
 def upstream_ok(workspace: Workspace) -> None:
-    """A call with the current key succeeded: lift a pause on background work."""
+    """A call with the current key succeeded: lift a pause on background work, and end a
+    5xx outage that has gone quiet (events.recovery)."""
+    from events.recovery import server_outage_end
+
     if workspace.paused_family:
         Workspace.objects.filter(pk=workspace.pk).update(paused_family="", paused_at=None)
         workspace.paused_family = ""
         workspace.paused_at = None
+    server_outage_end(workspace_id=workspace.pk)
 
 
 def clients_reset() -> None:

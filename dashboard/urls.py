@@ -44,6 +44,7 @@ settings_patterns: list[URLPattern | URLResolver] = [
 
 workspace_patterns: list[URLPattern | URLResolver] = [
     path("", views.overview, name="overview"),
+    path("live/", views.live, name="live"),
     path("accounts/", include("accounts.urls")),
     path("storage/", include("media.urls")),
     path("errors/", include("events.urls")),

@@ -1,4 +1,4 @@
-"""Workspace core pages: home, overview, health check."""
+"""Workspace core pages: home, overview and its live refresh, health check."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
-from accounts.selectors import account_status_counts
 from dashboard.access import WorkspaceRequest, workspace_view
+from dashboard.live import moment_context, page_of, regions_changed
 from dashboard.models import Workspace
-from dashboard.usage import usage_latest
-from events.selectors import error_groups_recent
-from media.storage import storage_latest
 
 
 @require_GET
@@ -39,14 +37,30 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @workspace_view()
 def overview(request: WorkspaceRequest) -> HttpResponse:
-    workspace = request.workspace
-    ctx = {
-        "status_counts": account_status_counts(workspace=workspace),
-        "storage": storage_latest(workspace=workspace),
-        "usage": usage_latest(workspace=workspace),
-        "recent_groups": error_groups_recent(workspace=workspace, limit=5),
-    }
-    return render(request, "dashboard/overview.html", ctx)
+    """Banners and cards from one moment (dashboard.live): they always agree."""
+    return render(request, "dashboard/overview.html", moment_context(request, "overview"))
+
+
+@require_GET
+@workspace_view()
+def live(request: WorkspaceRequest) -> HttpResponse:
+    """What changed on the open page since it was rendered (the poller in base.html).
+
+    204 while nothing did; else every changed region, from one moment, as out-of-band
+    swaps, and the poller itself with the new versions.
+    """
+    page = page_of(request)
+    ctx = moment_context(request, page)
+    changed = regions_changed(page, ctx, request.GET.get("v", ""))
+    if not changed:
+        response = HttpResponse(status=204)
+    else:
+        context = {**ctx, "oob": True}
+        parts = [render_to_string("includes/_live.html", context, request=request)]
+        parts += [render_to_string(r.template, context, request=request) for r in changed]
+        response = HttpResponse("".join(parts))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

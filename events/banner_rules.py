@@ -4,6 +4,7 @@ workspace row, and return `Banner`s; events.banners orders, filters and dismisse
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ STORAGE_HIGH_PERCENT = 95
 ALLOWANCE_WARN_PERCENT = 80
 SNOOZE_CHOICES = (60, 24 * 60)  # minutes offered next to "Dismiss"
 THROTTLE_RETRY_GUESS = timedelta(minutes=15)  # when the platform sent no Retry-After
+SAME_SECOND = timedelta(seconds=1)
 LEVEL_ORDER = {"danger": 3, "warning": 2, "info": 1}
 
 POST_LIMIT_CODES = ("validation.post_limit_exhausted", "billing.post_limit")
@@ -38,6 +40,12 @@ def burst_minutes() -> int:
 
 def burst_threshold() -> int:
     return int(getattr(settings, "SERVER_ERROR_BURST_COUNT", 5))
+
+
+def failing_threshold() -> int:
+    """The dashboard's own calls failing with 5xx (each after its retries) that show the
+    outage banner without waiting for a burst."""
+    return int(getattr(settings, "SERVER_ERROR_FAILING_COUNT", 2))
 
 
 def throttle_minutes() -> int:
@@ -361,7 +369,9 @@ def _monthly(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
             in_period = refused.last_seen >= (period_start or now - timedelta(days=31))
             room_since = (
                 taken_at is not None
-                and taken_at > refused.last_seen
+                # Upstream stamps events to the second: a figure from the same second as
+                # the refusal may well be older than it.
+                and taken_at > refused.last_seen + SAME_SECOND
                 and (figures is None or figures[0] < figures[1])
             )
             ended = period_end is not None and period_end <= now and refused.last_seen < period_end
@@ -424,6 +434,8 @@ def _throttles(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
             per_platform.setdefault(group.platform, []).append(group)
     banners = []
     for platform, groups in sorted(per_platform.items()):
+        if ("platform_throttle", platform) in inputs.episodes_over:
+            continue  # the platform answered a call since its last throttling error
         newest = max(groups, key=lambda g: g.last_seen)
         retry_at = max((g.last_retry_after for g in groups if g.last_retry_after), default=None)
         if retry_at is None or retry_at <= inputs.now:
@@ -475,7 +487,13 @@ def _accounts(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             "credentials the platform rejects"
         )
     detail = "; ".join(detail_bits) + "."
-    status = "reconnect_required" if reconnect else "credentials_invalid"
+    need = (
+        "reconnecting"
+        if not credentials
+        else "new credentials"
+        if not reconnect
+        else "reconnecting or new credentials"
+    )
     return Banner(
         key="accounts_reconnect",
         kind="accounts_reconnect",
@@ -486,15 +504,22 @@ def _accounts(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             "accounts_reconnect",
             count=_plural(total, "account", "accounts"),
             verb="s" if total == 1 else "",
+            need=need,
             detail=detail[0].upper() + detail[1:],
         ),
-        action_url=_url("accounts:list", workspace, {"status": status}),
+        # The list the button opens holds exactly the accounts the title counts.
+        action_url=_url("accounts:list", workspace, {"status": "problems"}),
         since=inputs.unhealthy_changed_at,
     )
 
 
 def _server_errors(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
-    if inputs.server_recent < burst_threshold():
+    """A burst of 5xx from any source, or the dashboard's own calls failing even after
+    their retries; gone once a call succeeds with no new 5xx (the counts then start over
+    from that success)."""
+    if ("server", "") in inputs.episodes_over:
+        return None
+    if inputs.server_recent < burst_threshold() and inputs.server_own < failing_threshold():
         return None
     window_start = inputs.now - timedelta(minutes=burst_minutes())
     recent = sorted(
@@ -526,8 +551,20 @@ def _server_errors(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
     )
 
 
+def _as_read(workspace: Workspace, inputs: BannerInputs) -> Workspace:
+    """The workspace with the columns the banner query read (the same moment as the
+    figures), not the ones loaded earlier in the request."""
+    if not inputs.workspace_row:
+        return workspace
+    current = copy.copy(workspace)
+    for name, value in inputs.workspace_row.items():
+        setattr(current, name, value if value is not None or name.endswith("_at") else "")
+    return current
+
+
 def banners_compute(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
     """Every banner the inputs call for, most severe first."""
+    workspace = _as_read(workspace, inputs)
     found: list[Banner | None] = [
         _secrets(workspace, inputs),
         _billing(workspace, inputs),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,10 +41,14 @@ from events.selectors.banners import Dismissal
 __all__ = [
     "SNOOZE_CHOICES",
     "Banner",
+    "BannerView",
+    "HiddenBanner",
     "banner_dismiss",
     "banner_dismissals_expire",
+    "banner_restore",
     "banners_for",
     "banners_signature",
+    "banners_view",
     "banners_visible",
     "burst_minutes",
     "burst_threshold",
@@ -54,14 +59,53 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _inputs(workspace: Workspace, now: datetime, user_id: int | None = None) -> BannerInputs:
+def _inputs(
+    workspace: Workspace, now: datetime, user_id: int | None = None, *, cards: bool = False
+) -> BannerInputs:
     return banner_inputs(
         workspace=workspace,
         now=now,
         short_window=timedelta(minutes=max(throttle_minutes(), burst_minutes())),
         burst_window=timedelta(minutes=burst_minutes()),
         user_id=user_id,
+        cards=cards,
     )
+
+
+@dataclass(frozen=True)
+class HiddenBanner:
+    """A banner still current that this person dismissed or snoozed."""
+
+    banner: Banner
+    snoozed_until: datetime | None
+
+
+@dataclass(frozen=True)
+class BannerView:
+    """What one person sees of the banners, with the inputs they were computed from
+    (the figures the cards beside them show: one query, one moment)."""
+
+    inputs: BannerInputs
+    visible: list[Banner]
+    hidden: list[HiddenBanner] = field(default_factory=list)
+
+
+def banners_view(
+    *, workspace: Workspace, user: Any, now: datetime | None = None, cards: bool = False
+) -> BannerView:
+    """The banners this person sees and the ones they hid, from one query."""
+    now = now or timezone.now()
+    person = user.pk if getattr(user, "is_authenticated", False) else None
+    inputs = _inputs(workspace, now, user_id=person, cards=cards)
+    visible, hidden = [], []
+    for banner in banners_compute(workspace, inputs):
+        dismissal = inputs.dismissals.get(banner.key)
+        if _hidden_by(banner, dismissal, now):
+            assert dismissal is not None
+            hidden.append(HiddenBanner(banner, dismissal.snoozed_until))
+        else:
+            visible.append(banner)
+    return BannerView(inputs=inputs, visible=visible, hidden=hidden)
 
 
 def workspace_banners(*, workspace: Workspace, now: datetime | None = None) -> list[Banner]:
@@ -95,11 +139,7 @@ def banners_visible(
 ) -> list[Banner]:
     """The banners this person sees: the workspace's, minus what they dismissed (one query
     reads both)."""
-    now = now or timezone.now()
-    person = user.pk if getattr(user, "is_authenticated", False) else None
-    inputs = _inputs(workspace, now, user_id=person)
-    banners = banners_compute(workspace, inputs)
-    return [b for b in banners if not _hidden_by(b, inputs.dismissals.get(b.key), now)]
+    return banners_view(workspace=workspace, user=user, now=now).visible
 
 
 def banners_for(*, workspace: Workspace, user: Any) -> list[Banner]:
@@ -145,6 +185,15 @@ def banner_dismiss(
         },
     )
     return banner
+
+
+def banner_restore(*, workspace: Workspace, user: Any, key: str) -> bool:
+    """Show a banner this person hid again (their own dismissal only). False when there
+    was nothing hidden under that key."""
+    removed, _ = BannerDismissal.objects.filter(
+        workspace=workspace, user=user, banner=key[:60]
+    ).delete()
+    return bool(removed)
 
 
 def banner_dismissals_expire(*, workspace: Workspace, now: datetime | None = None) -> int:

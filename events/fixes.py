@@ -296,11 +296,12 @@ BANNER_TEXTS: dict[str, BannerText] = {
         "last refused {when}.",
         "Nothing to fix: calls are retried with backoff. Avoid bursts of posts to the same "
         "account.",
-        "Clears after {minutes} minutes without a new throttling error.",
+        "Clears as soon as {platform} answers a call again, or after {minutes} minutes "
+        "without a new throttling error.",
         "See the errors",
     ),
     "accounts_reconnect": BannerText(
-        "{count} need{verb} reconnecting",
+        "{count} need{verb} {need}",
         "{detail} Posts scheduled on them will fail until they are fixed.",
         "Reconnect them from the Accounts page, or send each owner a reconnect link.",
         "Clears when none are left.",
@@ -311,7 +312,7 @@ BANNER_TEXTS: dict[str, BannerText] = {
         "SocialAPI is having trouble (server errors or no answer). This is not your configuration.",
         "Safe calls are retried automatically. If it lasts, quote the request ids below to "
         "SocialAPI support.",
-        "Clears when the burst is over.",
+        "Clears once calls succeed again with no new server error.",
         "See the errors",
     ),
 }

@@ -97,6 +97,10 @@ class NoteForm(forms.Form):
     )
 
 
+class BannerRestoreForm(forms.Form):
+    banner = forms.CharField(max_length=60)
+
+
 class BannerDismissForm(forms.Form):
     banner = forms.CharField(max_length=60)
     snooze = forms.TypedChoiceField(

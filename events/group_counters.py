@@ -212,9 +212,9 @@ def episodes_update(workspace: Workspace, rows: Sequence[ErrorEvent]) -> None:
     """Extend or restart the banner families' runs (platform throttling per platform, 5xx
     per workspace): one upsert per run, sent together, in a fixed order.
 
-    A batch whose run starts more than the gap after the stored run's last event starts
-    a new run; one that reaches back into the stored run (late events from the sync) can
-    only move its start earlier.
+    A batch whose run starts more than the gap after the stored run's last event, or
+    after the stored run ended, starts a new run; one that reaches back into the stored
+    run (late events from the sync) can only move its start earlier.
     """
     gaps = _episode_gaps()
     moments: dict[tuple[str, str], list[datetime]] = defaultdict(list)
@@ -227,11 +227,15 @@ def episodes_update(workspace: Workspace, rows: Sequence[ErrorEvent]) -> None:
     table = connection.ops.quote_name(ErrorEpisode._meta.db_table)
     # The table name comes from the model; every value is a parameter. In the UPDATE every
     # right-hand side reads the stored row as it was.
+    # A run that ended (a later call succeeded: events.recovery) restarts with the first
+    # event after its end, so a dismissed banner shows again for the new outage.
     sql = (
         f"INSERT INTO {table} "  # noqa: S608
         "(workspace_id, family, platform, started_at, last_seen) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT (workspace_id, family, platform) DO UPDATE SET "
         f"started_at = CASE WHEN {table}.last_seen < %s THEN excluded.started_at "
+        f"WHEN {table}.ended_at IS NOT NULL AND {table}.ended_at >= {table}.last_seen "
+        f"AND excluded.last_seen > {table}.ended_at THEN excluded.started_at "
         f"WHEN {table}.started_at <= %s AND excluded.started_at < {table}.started_at "
         f"THEN excluded.started_at ELSE {table}.started_at END, "
         f"last_seen = CASE WHEN {table}.last_seen < excluded.last_seen "

@@ -155,6 +155,7 @@ class ErrorEpisode(models.Model):
 
     `started_at` is when the banner's current cause started: a dismissed banner shows
     again as soon as a new run starts, without scanning events on every page.
+    `ended_at` says the cause is over before the banner's window has passed.
     """
 
     workspace = models.ForeignKey(
@@ -164,6 +165,12 @@ class ErrorEpisode(models.Model):
     platform = models.CharField(max_length=40, blank=True)  # "" for the workspace-wide 5xx run
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # When a call showed the cause is over (SocialAPI answered again after the 5xx, the
+    # platform answered again after throttling): the run is over while this is at or
+    # after `last_seen`. Written by events.recovery.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # When the dashboard last asked the platform whether it still throttles.
+    probed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

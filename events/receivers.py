@@ -6,10 +6,22 @@ from typing import Any
 
 from django.db import transaction
 
+# Saving these on a stored storage figure means it just crossed the 80 % or 100 % line.
+LINE_FIELDS = frozenset({"warn_since", "full_since"})
 
-def figures_saved(sender: Any, *, instance: Any, created: bool, **kwargs: Any) -> None:
-    """A new StorageSnapshot or UsageSnapshot: check the alert thresholds after commit."""
-    if not created:
+
+def figures_saved(
+    sender: Any,
+    *,
+    instance: Any,
+    created: bool,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """A new StorageSnapshot or UsageSnapshot, or a storage figure updated in place that
+    crossed a line (fresh X-Storage-* headers merge into the newest row): check the alert
+    thresholds after commit."""
+    if not created and not (update_fields and LINE_FIELDS & set(update_fields)):
         return
     from events.tasks import threshold_alerts_check
 

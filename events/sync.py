@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from dashboard.models import Workspace
-from dashboard.upstream import upstream
+from dashboard.upstream import upstream, upstream_ok
 from events.models import EventSource, EventSyncState
 from events.recording import BODY_LIMIT, EventInput, error_events_record
 from socialapi import Classification, Event, Family, SocialAPIError, classify
@@ -161,6 +161,8 @@ def events_sync(*, workspace: Workspace, max_pages: int | None = None) -> SyncRe
             EventSyncState.objects.filter(pk=state.pk).update(last_error=str(exc)[:300])
             result.complete, result.error = False, str(exc)[:300]
             return result
+        if result.pages == 0:
+            upstream_ok(workspace)
         failed = [e for e in page.events if e.status in ("failed", "")]
         next_cursor = page.next_cursor if page.has_more and page.next_cursor else None
         if next_cursor is not None and next_cursor == cursor:

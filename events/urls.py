@@ -12,5 +12,6 @@ urlpatterns = [
     path("<int:group_id>/notes/", views.group_note, name="group_note"),
     path("banners/", views.banners, name="banners"),
     path("banners/dismiss/", views.banner_dismiss_view, name="banner_dismiss"),
+    path("banners/restore/", views.banner_restore_view, name="banner_restore"),
     path("bundle/", views.bundle_download, name="bundle"),
 ]

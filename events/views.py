@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.audit import audit_record
-from events.banners import banner_dismiss, banners_for, banners_signature
+from dashboard.live import moment_context
+from events.banners import banner_dismiss, banner_restore, banners_signature
 from events.bundle import diagnostic_bundle_build
 from events.fixes import fix_for
 from events.forms import (
@@ -23,6 +24,7 @@ from events.forms import (
     KNOWN_CODES,
     PERIOD_LABELS,
     BannerDismissForm,
+    BannerRestoreForm,
     ErrorFilterForm,
     GroupStateForm,
     NoteForm,
@@ -180,15 +182,24 @@ def group_note(request: WorkspaceRequest, group_id: int) -> HttpResponse:
 @require_GET
 @workspace_view()
 def banners(request: WorkspaceRequest) -> HttpResponse:
-    """The banners region alone: what the page polls to refresh them in place.
+    """The banners region alone (pages refresh it through dashboard.live's poller).
 
-    The poll sends the digest of what it shows; while nothing changed the answer is 204
+    Given the digest of what it shows (`sig`), the answer is 204 while nothing changed
     (htmx swaps nothing), so a banner someone expanded stays open.
     """
-    shown = banners_for(workspace=request.workspace, user=request.user)
-    if request.htmx and request.GET.get("sig") == banners_signature(shown):
+    ctx = moment_context(request, None)
+    if request.htmx and request.GET.get("sig") == banners_signature(list(ctx["banners"])):
         return HttpResponse(status=204)
-    return render(request, "includes/_banners.html", {"banners": shown})
+    return render(request, "includes/_banners.html", ctx)
+
+
+def _banners_answer(request: WorkspaceRequest) -> HttpResponse:
+    """After a dismissal or a restore: the region again (htmx), or back to the page."""
+    if request.htmx:
+        return render(request, "includes/_banners.html", moment_context(request, None))
+    return HttpResponseRedirect(
+        _safe_next(request, reverse("overview", args=[request.workspace.slug]))
+    )
 
 
 @require_POST
@@ -203,11 +214,19 @@ def banner_dismiss_view(request: WorkspaceRequest) -> HttpResponse:
             key=form.cleaned_data["banner"],
             snooze_minutes=form.cleaned_data["snooze"],
         )
-    if request.htmx:
-        return render(request, "includes/_banners.html", {})
-    return HttpResponseRedirect(
-        _safe_next(request, reverse("overview", args=[request.workspace.slug]))
-    )
+    return _banners_answer(request)
+
+
+@require_POST
+@workspace_view()
+def banner_restore_view(request: WorkspaceRequest) -> HttpResponse:
+    """Show again a banner this person hid (their own dismissal: nobody else's changes)."""
+    form = BannerRestoreForm(request.POST)
+    if form.is_valid():
+        banner_restore(
+            workspace=request.workspace, user=request.user, key=form.cleaned_data["banner"]
+        )
+    return _banners_answer(request)
 
 
 @require_GET

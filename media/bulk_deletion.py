@@ -20,7 +20,6 @@ from dashboard.audit import audit_record
 from dashboard.models import Workspace
 from media.deletion_lease import lease_seconds
 from media.deletion_runner import (
-    CANCELLED_CODE,
     RunResult,
     bulk_deletion_run,
     job_finish_audit,
@@ -28,7 +27,7 @@ from media.deletion_runner import (
 )
 from media.deletion_senders import ALREADY_GONE_CODE
 from media.filters import Selection
-from media.models import BulkDeletion, BulkDeletionItem, MediaItem
+from media.models import CANCELLED_CODE, BulkDeletion, BulkDeletionItem, MediaItem
 from media.selectors import media_selection
 from media.storage import storage_snapshot_request
 

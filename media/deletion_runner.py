@@ -37,7 +37,7 @@ from events.fixes import fix_for
 from media.deletion_lease import lease_acquire, lease_seconds, lease_step
 from media.deletion_senders import Claimed, Outcome, Senders
 from media.library import media_library_summarise
-from media.models import BulkDeletion, BulkDeletionItem
+from media.models import CANCELLED_CODE, BulkDeletion, BulkDeletionItem
 from media.storage import storage_snapshot_take
 from socialapi import SocialAPIError
 
@@ -49,7 +49,6 @@ State = BulkDeletionItem.State
 # A runner hands the job back and re-enqueues itself after this long, well inside the
 # Celery time limit, so a 200,000-item job never hits it.
 SLICE_SECONDS = 300
-CANCELLED_CODE = "dashboard.cancelled"
 
 
 @dataclass

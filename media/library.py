@@ -6,13 +6,14 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from dashboard.models import Workspace
 from dashboard.upstream import upstream, upstream_ok
-from media.models import MediaItem, MediaLibrary, media_kind
+from media.models import BulkDeletion, MediaItem, MediaLibrary, media_kind
 from socialapi import MediaItem as UpstreamMedia
 from socialapi import SocialAPI, SocialAPIError
 
@@ -241,3 +242,49 @@ def media_library_sync_request(*, workspace: Workspace) -> None:
 
     workspace_id = workspace.pk
     transaction.on_commit(lambda: task.delay(workspace_id))
+
+
+def media_library_follow(
+    *, workspace: Workspace, used: int, count: int | None, now: datetime | None = None
+) -> bool:
+    """The mirror follows the storage figure: when the figure's file count or bytes
+    disagree with the mirror, resync it. True when a resync was asked for.
+
+    Once per distinct figure (a figure the listing can never match — upstream counting
+    files it does not list — asks once, not every watch), at most every
+    MEDIA_RESYNC_SECONDS, and never while a sync runs. A conditional UPDATE claims it,
+    so two watches at once ask once.
+    """
+    if count is None:
+        return False  # a figure from headers: no file count to compare
+    now = now or timezone.now()
+    library = media_library_get(workspace=workspace)
+    if library.synced_at is None and library.sync_started_at is None:
+        return False  # never synced yet: the first sync is on its way (on schedule)
+    if (library.item_count, library.total_bytes) == (count, used):
+        return False
+    if BulkDeletion.objects.filter(
+        workspace=workspace, status__in=BulkDeletion.ACTIVE_STATUSES
+    ).exists():
+        return False  # the job keeps the mirror and summarises it when it ends
+    figure = f"{count}/{used}"
+    cutoff = now - timedelta(seconds=max(1, int(settings.MEDIA_RESYNC_SECONDS)))
+    claimed = (
+        MediaLibrary.objects.filter(workspace=workspace, sync_started_at__isnull=True)
+        .exclude(resync_figure=figure)
+        .filter(Q(resync_requested_at__isnull=True) | Q(resync_requested_at__lt=cutoff))
+        .update(resync_requested_at=now, resync_figure=figure)
+    )
+    if not claimed:
+        return False
+    log.info(
+        "storage figure of workspace %s (%s files, %s bytes) disagrees with the mirror "
+        "(%s files, %s bytes): resyncing",
+        workspace.pk,
+        count,
+        used,
+        library.item_count,
+        library.total_bytes,
+    )
+    media_library_sync_request(workspace=workspace)
+    return True

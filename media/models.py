@@ -86,6 +86,16 @@ class MediaLibrary(models.Model):
     sync_error_at = models.DateTimeField(null=True, blank=True)
     # Debounce for storage snapshots asked for by people and by quota errors.
     snapshot_requested_at = models.DateTimeField(null=True, blank=True)
+    # The last storage figure that could not be taken (kept until one is taken again):
+    # what Refresh says when SocialAPI did not answer.
+    snapshot_failed_at = models.DateTimeField(null=True, blank=True)
+    snapshot_error_code = models.CharField(max_length=100, blank=True)
+    snapshot_error_request_id = models.CharField(max_length=64, blank=True)
+    # The mirror follows the storage figure: a figure whose file count or bytes disagree
+    # with the mirror asks for a resync (once per distinct figure, at most every
+    # MEDIA_RESYNC_SECONDS), remembered here.
+    resync_requested_at = models.DateTimeField(null=True, blank=True)
+    resync_figure = models.CharField(max_length=60, blank=True)
 
     item_count = models.IntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)
@@ -125,6 +135,9 @@ class StorageSnapshot(models.Model):
     used_bytes = models.BigIntegerField()
     limit_bytes = models.BigIntegerField()
     count = models.IntegerField(null=True, blank=True)
+    # Header figures arriving within a minute merge into one row (a bulk deletion sends
+    # one per DELETE): the figure the row started with, when it then changed.
+    first_bytes = models.BigIntegerField(null=True, blank=True)
     since = models.DateTimeField(default=timezone.now)
     taken_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=20, default="api")  # api | header | bulk_deletion
@@ -170,6 +183,10 @@ class StorageSnapshot(models.Model):
         if self.unlimited:
             return 0
         return max(0, self.used_bytes - self.limit_bytes)
+
+
+# The code on the items a cancel left unsent (skipped, never sent): not a problem.
+CANCELLED_CODE = "dashboard.cancelled"
 
 
 class BulkDeletion(models.Model):

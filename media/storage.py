@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 # Snapshots older than this are pruned: the trend shows 30 days, support may look further.
 RETENTION_DAYS = 90
 # Fresh headers arrive on many calls (every DELETE of a bulk deletion): while the newest
-# row came from headers less than this long ago, it is updated in place.
+# row came from headers less than this long ago, and the figure keeps moving the same way,
+# it is updated in place (remembering the figure it began with).
 HEADER_MERGE_SECONDS = 60
 # And at most one header write per workspace this often per process: during a bulk
 # deletion every DELETE answer carries a new figure, and a write each would slow it down.
@@ -63,6 +64,16 @@ def _over(used: int, limit: int, line: str) -> bool:
     return used * 100 >= limit * WARN_PERCENT
 
 
+def _same_direction(latest: StorageSnapshot, used: int) -> bool:
+    """Whether a figure continues the row's run (down during a deletion, up during
+    uploads): a row merges one run only, so a peak or a low is never merged away."""
+    if latest.first_bytes is None:
+        return True
+    went = latest.used_bytes - latest.first_bytes
+    goes = used - latest.used_bytes
+    return went * goes >= 0
+
+
 def storage_latest(*, workspace: Workspace) -> StorageSnapshot | None:
     return StorageSnapshot.objects.filter(workspace=workspace).order_by("-taken_at", "-id").first()
 
@@ -92,18 +103,28 @@ def _record(
             and source == "header"
             and latest.source == "header"
             and now - latest.since < timedelta(seconds=HEADER_MERGE_SECONDS)
+            and _same_direction(latest, used)
         )
         runs = {
             line: _run_since(latest, line=line, over=_over(used, limit, line), now=now)
             for line in ("warn_since", "full_since")
         }
         if latest is not None and (same or recent_header):
-            # Kept as they are for the same figure; a header figure merged in may cross a line.
-            latest.warn_since, latest.full_since = runs["warn_since"], runs["full_since"]
+            # Kept as they are for the same figure; a header figure merged in may cross a
+            # line (then `warn_since` / `full_since` are saved, which alerts listen for).
+            fields = ["used_bytes", "limit_bytes", "taken_at", "count"]
+            if not same and latest.first_bytes is None:
+                # The row now spans a change (a deletion's figures): keep where it began,
+                # so the trend draws the drop instead of losing the figure before it.
+                latest.first_bytes = latest.used_bytes
+                fields.append("first_bytes")
+            for line in ("warn_since", "full_since"):
+                if getattr(latest, line) != runs[line]:
+                    setattr(latest, line, runs[line])
+                    fields.append(line)
             latest.used_bytes, latest.limit_bytes, latest.taken_at = used, limit, now
             if count is not None:
                 latest.count = count
-            fields = ["used_bytes", "limit_bytes", "taken_at", "count", "warn_since", "full_since"]
             if not same and source != latest.source:
                 latest.source = source
                 fields.append("source")
@@ -139,7 +160,22 @@ def storage_snapshot_take(*, workspace: Workspace, source: str = "api") -> Stora
         workspace=workspace, taken_at__lt=now - timedelta(days=RETENTION_DAYS)
     ).delete()
     Workspace.objects.filter(pk=workspace.pk).update(storage_synced_at=now)
+    MediaLibrary.objects.filter(workspace=workspace, snapshot_failed_at__isnull=False).update(
+        snapshot_failed_at=None, snapshot_error_code="", snapshot_error_request_id=""
+    )
     return snapshot
+
+
+def storage_snapshot_failed(*, workspace: Workspace, exc: Exception) -> None:
+    """No fresh figure: note what SocialAPI said (code, request id), so a person who
+    pressed Refresh is told, instead of waiting for a figure that is not coming."""
+    code = str(getattr(exc, "code", "") or type(exc).__name__)
+    MediaLibrary.objects.get_or_create(workspace=workspace)
+    MediaLibrary.objects.filter(workspace=workspace).update(
+        snapshot_failed_at=timezone.now(),
+        snapshot_error_code=code[:100],
+        snapshot_error_request_id=str(getattr(exc, "request_id", "") or "")[:64],
+    )
 
 
 def storage_figures_apply(*, workspace_id: int, figures: FreshFigures) -> None:

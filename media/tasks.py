@@ -24,12 +24,15 @@ def storage_snapshot_take(workspace_id: int) -> None:
     try:
         storage.storage_snapshot_take(workspace=workspace)
     except (SocialAPIError, WorkspaceNotConfigured) as exc:
-        # Already recorded as an error event by the client hook; the page shows the last figure.
+        # Already recorded as an error event by the client hook; the page shows the last
+        # figure and, to whoever pressed Refresh, why no fresh one came.
         log.info("storage snapshot for workspace %s failed: %s", workspace_id, exc)
-    except SecretDecryptionError:
+        storage.storage_snapshot_failed(workspace=workspace, exc=exc)
+    except SecretDecryptionError as exc:
         log.warning(
             "storage snapshot for workspace %s: stored secrets cannot be decrypted", workspace_id
         )
+        storage.storage_snapshot_failed(workspace=workspace, exc=exc)
 
 
 @shared_task(ignore_result=True)

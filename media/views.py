@@ -22,6 +22,7 @@ from django_htmx.http import trigger_client_event
 
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.exports import csv_lines
+from dashboard.live import moment_context
 from dashboard.templatetags.dashboard_tags import bytes_human
 from media import selectors
 from media.bulk_deletion import (
@@ -31,15 +32,16 @@ from media.bulk_deletion import (
     bulk_deletion_create,
     bulk_deletion_retry,
 )
-from media.charts import gauge_for, trend_for
 from media.filters import Selection
 from media.forms import DeletionForm, MediaFilterForm
 from media.library import media_library_sync_request
+from media.models import MediaLibrary, StorageSnapshot
 from media.storage import (
     REQUEST_DEBOUNCE_SECONDS,
     storage_snapshot_request,
     storage_snapshot_requested_at,
 )
+from socialapi import classify
 
 LIBRARY_PAGE_SIZE = 50
 JOBS_PAGE_SIZE = 25
@@ -68,8 +70,30 @@ def _moment_param(raw: str) -> datetime | None:
     return moment
 
 
-def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> dict[str, object]:
-    """While a Refresh is pending: when it was asked for and how many polls are left."""
+def _refresh_failure(
+    library: MediaLibrary | None, after: datetime, latest_taken: datetime | None
+) -> dict[str, str] | None:
+    """What SocialAPI said when the newest try (after `after`, and after the newest
+    figure) to take a figure failed; None when the newest try did not fail."""
+    if library is None or library.snapshot_failed_at is None:
+        return None
+    if library.snapshot_failed_at < after:
+        return None
+    if latest_taken is not None and library.snapshot_failed_at <= latest_taken:
+        return None  # a figure came after the failure
+    code = library.snapshot_error_code or "unknown"
+    return {
+        "code": code,
+        "family": str(classify(code, None).family),
+        "request_id": library.snapshot_error_request_id,
+    }
+
+
+def _refresh_state(
+    request: WorkspaceRequest, latest_taken: datetime | None, library: MediaLibrary | None
+) -> dict[str, object]:
+    """While a Refresh is pending: when it was asked for and how many polls are left;
+    then its outcome (a fresh figure, SocialAPI's refusal, or no answer in time)."""
     after = _moment_param(request.GET.get("after", "") or "")
     if after is not None and after > timezone.now():
         after = None  # a Refresh is never asked for in the future
@@ -77,8 +101,13 @@ def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> 
         polls = int(request.GET.get("polls", "0"))
     except ValueError:
         polls = 0
-    if after is None or (latest_taken is not None and latest_taken >= after):
+    if after is None:
         return {}
+    failed = _refresh_failure(library, after, latest_taken)
+    if failed is not None:
+        return {"refresh_failed": failed}
+    if latest_taken is not None and latest_taken >= after:
+        return {"refresh_done": True}
     if polls >= REFRESH_POLLS:
         return {"refresh_gave_up": True}
     return {"refresh_after": after.isoformat(), "refresh_polls": polls + 1}
@@ -87,22 +116,20 @@ def _refresh_state(request: WorkspaceRequest, latest_taken: datetime | None) -> 
 @require_GET
 @workspace_view()
 def storage_page(request: WorkspaceRequest) -> HttpResponse:
+    """The gauge, trend, suggestions and library from one moment (dashboard.live): the
+    banners above say the same figure."""
     workspace = request.workspace
-    now = timezone.now()
-    figures = selectors.storage_figures(workspace=workspace, now=now)
-    latest = figures.latest
-    ctx: dict[str, object] = {
-        "storage": latest,
-        "gauge": gauge_for(latest),
-        "trend": trend_for(figures.points, now=now),
-        **_refresh_state(request, latest.taken_at if latest else None),
-    }
+    ctx: dict[str, object] = dict(moment_context(request, "media:storage"))
+    latest = ctx["storage"]
+    library = ctx["library"]
+    assert latest is None or isinstance(latest, StorageSnapshot)
+    assert library is None or isinstance(library, MediaLibrary)
+    ctx.update(_refresh_state(request, latest.taken_at if latest else None, library))
     if _htmx_target(request) == "gauge":
         return render(request, "media/storage.html#gauge", ctx)
     jobs = selectors.bulk_deletions_recent(workspace=workspace)
     ctx.update(
         {
-            "library": selectors.media_library_summary(workspace=workspace),
             "active_jobs": [job for job in jobs if job.is_active],
             "past_jobs": [job for job in jobs if not job.is_active],
         }
@@ -122,29 +149,38 @@ def storage_refresh(request: WorkspaceRequest) -> HttpResponse:
     asked_at = timezone.now() - timedelta(seconds=1)
     enqueued = storage_snapshot_request(workspace=workspace)
     now = timezone.now()
-    figures = selectors.storage_figures(workspace=workspace, now=now)
-    latest = figures.latest
+    moment = moment_context(request, "media:storage")
+    latest = moment["storage"]
     requested = None if enqueued else storage_snapshot_requested_at(workspace=workspace)
+    latest_taken = latest.taken_at if latest is not None else None
     note = ""
     if requested is not None:
         asked_at = requested - timedelta(seconds=1)
-        if latest is not None and latest.taken_at >= asked_at:
-            age = max(1, int((now - latest.taken_at).total_seconds()))
+        if latest_taken is not None and latest_taken >= asked_at:
+            age = max(1, int((now - latest_taken).total_seconds()))
             wait = max(1, math.ceil(REQUEST_DEBOUNCE_SECONDS - (now - requested).total_seconds()))
             note = f"A figure was taken {age} s ago; refresh again in {wait} s."
+    # SocialAPI refused the newest try (an outage): say so rather than "taken N s ago".
+    failed = _refresh_failure(moment["library"], asked_at, latest_taken)
     if not _is_htmx(request):
-        messages.info(
-            request,
-            note or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
-        )
+        if failed is not None:
+            messages.warning(
+                request,
+                "No fresh figure: SocialAPI did not give one"
+                + (f" (request id {failed['request_id']})" if failed["request_id"] else "")
+                + ". The figure shown is the last one it gave; the dashboard keeps asking.",
+            )
+        else:
+            messages.info(
+                request,
+                note
+                or "Asking SocialAPI for a fresh storage figure. It shows here in a few seconds.",
+            )
         return redirect("media:storage", workspace.slug)
-    ctx: dict[str, object] = {
-        "storage": latest,
-        "gauge": gauge_for(latest),
-        "trend": trend_for(figures.points, now=now),
-        "refresh_note": note,
-    }
-    if not note and (latest is None or latest.taken_at < asked_at):
+    ctx: dict[str, object] = {**moment, "refresh_note": "" if failed else note}
+    if failed is not None:
+        ctx["refresh_failed"] = failed
+    elif not note and (latest_taken is None or latest_taken < asked_at):
         ctx.update({"refresh_after": asked_at.isoformat(), "refresh_polls": 1})
     return render(request, "media/storage.html#gauge", ctx)
 
@@ -161,11 +197,11 @@ def library_page(request: WorkspaceRequest) -> HttpResponse:
     )
     page = Paginator(items, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
     ctx = {
+        **moment_context(request, "media:library"),
         "form": form,
         "media_filter": media_filter,
         "sort": form.sort_key(),
         "page": page,
-        "library": selectors.media_library_summary(workspace=workspace),
     }
     if _htmx_target(request) == "library-results":
         return render(request, "media/library.html#results", ctx)
@@ -177,7 +213,9 @@ def library_page(request: WorkspaceRequest) -> HttpResponse:
 def library_sync(request: WorkspaceRequest) -> HttpResponse:
     media_library_sync_request(workspace=request.workspace)
     messages.info(
-        request, "Syncing the media library with SocialAPI. Large libraries take a minute or two."
+        request,
+        "Syncing the media library with SocialAPI. Large libraries take a minute or two; "
+        "the figures at the top of this page update by themselves when it is done.",
     )
     return redirect("media:library", request.workspace.slug)
 
@@ -273,10 +311,15 @@ def jobs_page(request: WorkspaceRequest) -> HttpResponse:
 def job_page(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     """A job's progress; with htmx, only the progress region (the poll: two queries)."""
     job = selectors.bulk_deletion_get(workspace=request.workspace, job_id=job_id)
+    outcome = selectors.bulk_deletion_outcome(job=job)
     ctx = {
         "job": job,
-        "progress": selectors.bulk_deletion_progress(job=job),
+        "outcome": outcome,
+        "progress": selectors.bulk_deletion_progress(
+            job=job, not_sent=outcome.not_sent if outcome else 0
+        ),
         "problems": selectors.bulk_deletion_problems(job=job),
+        "problem_total": outcome.problems if outcome else job.skipped_count + job.failed_count,
         "compact": request.GET.get("compact") == "1",
     }
     if _is_htmx(request):
@@ -293,9 +336,13 @@ def job_page(request: WorkspaceRequest, job_id: int) -> HttpResponse:
 def job_cancel(request: WorkspaceRequest, job_id: int) -> HttpResponse:
     job = selectors.bulk_deletion_get(workspace=request.workspace, job_id=job_id)
     if bulk_deletion_cancel(job=job, user=request.user, request=request):
-        messages.info(
-            request, "Cancelling: no new files will be sent; the few already on their way finish."
-        )
+        if job.status == job.Status.CANCELLING:
+            messages.info(
+                request,
+                "Cancelling: no new files will be sent; the few already on their way finish.",
+            )
+        else:  # no runner was at work: closed at once, and the page says how it ended
+            messages.info(request, "Cancelled.")
     else:
         messages.warning(request, "This deletion had already ended; nothing to cancel.")
     return redirect("media:job", request.workspace.slug, job.pk)

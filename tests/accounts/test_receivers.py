@@ -204,3 +204,29 @@ def test_old_failures_of_oauth_accounts_trigger_no_check(make_account, workspace
         events=[event(account, "account.reconnection_required", 403, minutes_ago=60)],
     )
     assert not api.calls
+
+
+def test_a_token_failure_on_an_account_the_mirror_lacks_asks_for_a_health_sync_soon(
+    workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts import tasks
+    from dashboard.models import Workspace
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.health_sync, "delay", sent.append)
+    stranger = SocialAccount(workspace=workspace, upstream_id="acc_new_1", platform="instagram")
+
+    def failure(raw_code: str, status: int, request_id: str) -> list:
+        with django_capture_on_commit_callbacks(execute=True):
+            return error_events_record(
+                workspace=workspace,
+                events=[event(stranger, raw_code, status, request_id=request_id)],
+            )
+
+    failure("platform.instagram.rate_limit", 429, "req_t")  # temporary: nothing to check
+    assert sent == []
+    failure("account.reconnection_required", 403, "req_a")
+    assert sent == [workspace.pk]
+    assert Workspace.objects.get(pk=workspace.pk).health_enqueued_at is not None
+    failure("account.reconnection_required", 403, "req_b")  # moments later: once is enough
+    assert sent == [workspace.pk]

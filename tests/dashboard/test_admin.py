@@ -77,7 +77,7 @@ def workspace_form(**overrides):
         "base_url": "https://api.social-api.ai/v1",
         "dialect": "current",
         "health_sync_minutes": 10,
-        "storage_sync_minutes": 15,
+        "watch_seconds": 20,
         "memberships-TOTAL_FORMS": 0,
         "memberships-INITIAL_FORMS": 0,
         **overrides,

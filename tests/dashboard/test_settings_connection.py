@@ -83,13 +83,13 @@ def test_a_new_key_makes_every_sync_due_at_once(as_admin, workspace, fake_upstre
 
     Workspace.objects.filter(pk=workspace.pk).update(
         health_enqueued_at=timezone.now(),
-        storage_enqueued_at=timezone.now(),
+        watch_enqueued_at=timezone.now(),
         usage_enqueued_at=timezone.now(),
     )
     post_connection(as_admin, workspace, api_key=NEW_KEY)
     saved = Workspace.objects.get(pk=workspace.pk)
     due = {sync.stamp for sync in syncs_due(workspace=saved)}
-    assert {"health_enqueued_at", "storage_enqueued_at", "usage_enqueued_at"} <= due
+    assert {"health_enqueued_at", "watch_enqueued_at", "usage_enqueued_at"} <= due
 
 
 def test_it_changes_nothing_when_socialapi_rejects_the_key(as_admin, workspace, fake_upstream):

@@ -289,11 +289,11 @@ def test_ingest_tokens_of_one_workspace_never_match_another(as_admin, workspace,
 
 def test_an_admin_changes_the_check_intervals(as_admin, workspace):
     response = as_admin.post(
-        url("settings_syncs", workspace), {"health_sync_minutes": 30, "storage_sync_minutes": 60}
+        url("settings_syncs", workspace), {"health_sync_minutes": 30, "watch_seconds": 60}
     )
     assert response.status_code == 302
     saved = Workspace.objects.get(pk=workspace.pk)
-    assert (saved.health_sync_minutes, saved.storage_sync_minutes) == (30, 60)
+    assert (saved.health_sync_minutes, saved.watch_seconds) == (30, 60)
     entry = AuditEvent.objects.get(action="settings.sync_change")
     assert entry.detail["health_sync_minutes"][1] == 30
 
@@ -302,7 +302,7 @@ def test_an_admin_changes_the_check_intervals(as_admin, workspace):
 def test_out_of_range_intervals_are_refused(as_admin, workspace, value):
     before = Workspace.objects.get(pk=workspace.pk).health_sync_minutes
     response = as_admin.post(
-        url("settings_syncs", workspace), {"health_sync_minutes": value, "storage_sync_minutes": 15}
+        url("settings_syncs", workspace), {"health_sync_minutes": value, "watch_seconds": 20}
     )
     assert response.status_code == 400
     assert Workspace.objects.get(pk=workspace.pk).health_sync_minutes == before
@@ -310,7 +310,7 @@ def test_out_of_range_intervals_are_refused(as_admin, workspace, value):
 
 def test_a_member_cannot_change_the_intervals(as_member, workspace):
     response = as_member.post(
-        url("settings_syncs", workspace), {"health_sync_minutes": 30, "storage_sync_minutes": 60}
+        url("settings_syncs", workspace), {"health_sync_minutes": 30, "watch_seconds": 60}
     )
     assert response.status_code == 403
 

@@ -160,6 +160,6 @@ def test_support_reads_a_workspace_but_cannot_change_it(as_support, workspace):
     assert "Test and save" not in html
     response = as_support.post(
         reverse("settings_syncs", args=[workspace.slug]),
-        {"health_sync_minutes": 99, "storage_sync_minutes": 99},
+        {"health_sync_minutes": 99, "watch_seconds": 99},
     )
     assert response.status_code == 403

@@ -290,4 +290,5 @@ EXCLUDED_NAMESPACES = {
 PERSONAL_POSTS = {
     "settings_alerts": "each person's own alert emails (support staff, who have none, get 403)",
     "events:banner_dismiss": "hiding or snoozing a banner for yourself: a view preference",
+    "events:banner_restore": "showing again a banner you hid yourself: a view preference",
 }

@@ -44,10 +44,13 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def embedded_server(var_dir: Path) -> Iterator[str]:
-    """Migrate, load the demo data and run web + worker + beat; yields the base URL."""
+def embedded_server(var_dir: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Migrate, load the demo data and run web + worker + beat; yields the base URL.
+
+    `settings`: environment variables on top of the embedded default (shorter intervals
+    for a test that watches changes arrive, never a different stack)."""
     port = free_port()
-    env = embedded_env(var_dir, port)
+    env = {**embedded_env(var_dir, port), **(settings or {})}
     python = sys.executable
     log = (var_dir / "server.log").open("ab")
     for args in (["migrate", "--noinput"], ["demo_load"]):

@@ -163,3 +163,30 @@ def test_fresh_figures_trigger_the_check_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         figure(workspace, 96)
     assert [m.subject for m in mail.outbox] == ["[Acme] Storage is 96 % full"]
+
+
+def test_storage_crossing_100_from_upstream_headers_mails_the_admins(
+    workspace, admin, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Fresh X-Storage-* headers within a minute merge into the newest figure instead of
+    adding one: crossing the limit that way must still send the full-storage mail."""
+    from media import storage
+    from socialapi import FreshFigures
+
+    monkeypatch.setattr(storage, "_header_writes", {})
+    moments = iter([0.0, 10.0])
+    monkeypatch.setattr(storage, "_monotonic", lambda: next(moments))
+    with django_capture_on_commit_callbacks(execute=True):
+        storage.storage_figures_apply(
+            workspace_id=workspace.pk,
+            figures=FreshFigures(storage_used=90 * MB, storage_limit=100 * MB),
+        )
+    assert [m.subject for m in mail.outbox] == ["[Acme] Storage is 90 % full"]
+    with django_capture_on_commit_callbacks(execute=True):
+        storage.storage_figures_apply(
+            workspace_id=workspace.pk,
+            figures=FreshFigures(storage_used=101 * MB, storage_limit=100 * MB),
+        )
+    assert StorageSnapshot.objects.filter(workspace=workspace).count() == 1  # merged
+    assert mail.outbox[-1].subject == "[Acme] Storage is full: uploads fail"
+    assert len(mail.outbox) == 2

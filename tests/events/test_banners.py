@@ -238,12 +238,33 @@ def test_monthly_limit_says_which_allowance_and_when_it_resets(workspace):
 
 def test_monthly_limit_from_a_refusal_and_cleared_by_figures_showing_room(workspace, record):
     usage(workspace, posts=(3, 10), interactions=(10, 50), minutes_ago=60)
-    record(code="validation.interaction_limit_exhausted", status=429, request_id="req_429")
+    record(
+        code="validation.interaction_limit_exhausted",
+        status=429,
+        request_id="req_429",
+        minutes_ago=1,
+    )
     found = banner(workspace, "monthly_limit:interactions")
     assert found.title.startswith("Monthly interaction limit reached — resets on ")
     assert found.request_ids == ("req_429",)
     usage(workspace, posts=(3, 10), interactions=(10, 50))
     assert keys(workspace) == []
+
+
+def test_a_figure_from_the_same_second_as_the_refusal_does_not_clear_it(workspace, record):
+    # Upstream stamps events to the second: this figure may be older than the refusal.
+    refused = record(code="billing.post_limit", status=429)[0]
+    UsageSnapshot.objects.create(
+        workspace=workspace,
+        taken_at=refused.occurred_at + timedelta(milliseconds=600),
+        posts_used=3,
+        posts_limit=10,
+        interactions_used=0,
+        interactions_limit=50,
+        period_start=refused.occurred_at - timedelta(days=3),
+        period_end=refused.occurred_at + timedelta(days=20),
+    )
+    assert keys(workspace) == ["monthly_limit:posts"]
 
 
 def test_a_refusal_from_last_period_is_not_shown(workspace, record):
@@ -292,24 +313,29 @@ def test_accounts_need_reconnecting_counts_them_and_clears_when_none_are_left(wo
     first = broken_account(workspace, 1)
     broken_account(workspace, 2, status=AccountStatus.CREDENTIALS_INVALID)
     found = banner(workspace, "accounts_reconnect")
-    assert found.title == "2 accounts need reconnecting"
+    assert found.title == "2 accounts need reconnecting or new credentials"
     assert (
         "1 account lost its platform login; 1 account has credentials the platform rejects."
         in found.meaning
     )
-    assert (
-        found.action_url
-        == reverse("accounts:list", args=[workspace.slug]) + "?status=reconnect_required"
-    )
+    # The button opens the list of both (the number and the list it opens always match).
+    assert found.action_url == reverse("accounts:list", args=[workspace.slug]) + "?status=problems"
     SocialAccount.objects.filter(workspace=workspace).update(status=AccountStatus.ACTIVE)
     assert keys(workspace) == []
     assert first.pk
 
 
 def test_a_burst_of_server_errors_quotes_request_ids(workspace, record):
-    record(code="system.internal", status=500, n=4, request_id="req_500_a")
+    # From the customer's backend (ingest): only a burst of them shows the banner.
+    record(code="system.internal", status=500, n=4, request_id="req_500_a", source="ingest")
     assert keys(workspace) == []
-    record(code="system.internal", status=502, endpoint="/media", request_id="req_500_b")
+    record(
+        code="system.internal",
+        status=502,
+        endpoint="/media",
+        request_id="req_500_b",
+        source="ingest",
+    )
     found = banner(workspace, "server_errors")
     assert found.title == "SocialAPI errors — 5 failed calls in the last 10 minutes"
     # The newest request ids, to quote to SocialAPI support.
@@ -319,6 +345,69 @@ def test_a_burst_of_server_errors_quotes_request_ids(workspace, record):
 def test_the_server_burst_is_over_after_ten_quiet_minutes(workspace, record):
     record(code="system.internal", status=500, n=6, minutes_ago=11)
     assert keys(workspace) == []
+
+
+def test_two_of_the_dashboards_own_calls_failing_after_retries_show_the_outage_at_once(
+    workspace, record
+):
+    record(code="system.internal", status=503, request_id="req_own_1")
+    assert keys(workspace) == []
+    record(code="system.internal", status=503, endpoint="/media/storage", request_id="req_own_2")
+    found = banner(workspace, "server_errors")
+    assert found.title == "SocialAPI errors — 2 failed calls in the last 10 minutes"
+    assert found.request_ids == ("req_own_2", "req_own_1")
+
+
+def test_the_outage_clears_once_a_call_succeeds_after_a_quiet_moment(
+    workspace, record, clock, settings
+):
+    from dashboard.upstream import upstream_ok
+
+    settings.SERVER_ERROR_QUIET_SECONDS = 15
+    record(code="system.internal", status=500, n=6, source="ingest")
+    clock.at(5 / 60)
+    upstream_ok(workspace)  # 5 s after the newest 5xx: too soon to call it over
+    assert keys(workspace) == ["server_errors"]
+    clock.at(20 / 60)
+    upstream_ok(workspace)
+    assert keys(workspace) == []  # long before the ten minutes of the burst window
+    # The next 5xx starts counting afresh: the old burst does not come back with it.
+    clock.at(1)
+    record(code="system.internal", status=500, source="ingest")
+    assert keys(workspace) == []
+    record(code="system.internal", status=500, n=4, source="ingest")
+    assert keys(workspace) == ["server_errors"]
+    assert banner(workspace, "server_errors").title.startswith("SocialAPI errors — 5 failed")
+
+
+def test_a_dismissed_outage_banner_shows_again_when_a_new_outage_starts_after_the_end(
+    workspace, admin, record, clock
+):
+    from dashboard.upstream import upstream_ok
+
+    record(code="system.internal", status=500, n=2)
+    banner_dismiss(workspace=workspace, user=admin, key="server_errors")
+    assert visible_keys(workspace, admin) == []
+    clock.at(1)
+    upstream_ok(workspace)
+    clock.at(2)
+    record(code="system.internal", status=500, n=2)
+    assert visible_keys(workspace, admin) == ["server_errors"]
+
+
+def test_throttling_clears_once_the_platform_answers_again(workspace, record):
+    from events.models import ErrorEpisode
+
+    record(code="platform.instagram.rate_limit", status=429)
+    record(code="platform.tiktok.rate_limit", status=429, platform="tiktok")
+    ErrorEpisode.objects.filter(workspace=workspace, platform="instagram").update(
+        ended_at=timezone.now() + timedelta(seconds=1)
+    )
+    assert keys(workspace) == ["platform_throttle:tiktok"]
+    record(
+        code="platform.instagram.rate_limit", status=429, at=timezone.now() + timedelta(seconds=2)
+    )
+    assert keys(workspace) == ["platform_throttle:instagram", "platform_throttle:tiktok"]
 
 
 # --- dismiss, snooze, return ---------------------------------------------------------------
@@ -569,27 +658,32 @@ def test_banners_show_on_every_workspace_page(workspace, as_member):
     ):
         html = as_member.get(url).content.decode()
         assert "Storage full — uploads fail" in html
-        assert 'hx-get="' + reverse("events:banners", args=[workspace.slug]) + '"' in html
+        # The page's poller: it refreshes the banners (and every live region) in place.
+        assert 'hx-get="' + reverse("live", args=[workspace.slug]) + '"' in html
 
 
 def test_the_banners_region_refreshes_in_place_only_when_it_changed(workspace, as_member):
     import re
 
     storage(workspace, 85)
-    page = as_member.get(reverse("overview", args=[workspace.slug])).content.decode()
-    sig = re.search(r'hx-vals=\'{"sig": "([0-9a-f]+)"}\'', page)
-    assert sig
-    url = reverse("events:banners", args=[workspace.slug])
-    htmx = {"HX-Request": "true"}
+    errors_url = reverse("events:errors", args=[workspace.slug])
+    page = as_member.get(errors_url).content.decode()
+    version = re.search(r'hx-vals=\'{"v": "([^"]+)"}\'', page)
+    assert version
+    url = reverse("live", args=[workspace.slug])
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver" + errors_url}
     # Nothing changed: 204, htmx swaps nothing (an expanded banner stays open).
-    assert as_member.get(url, {"sig": sig.group(1)}, headers=htmx).status_code == 204
+    assert as_member.get(url, {"v": version.group(1)}, headers=htmx).status_code == 204
     storage(workspace, 101)
-    response = as_member.get(url, {"sig": sig.group(1)}, headers=htmx)
+    response = as_member.get(url, {"v": version.group(1)}, headers=htmx)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.startswith('<div id="banners"')
+    assert '<div id="banners" class="banners"' in html and 'hx-swap-oob="true"' in html
     assert "Storage full — uploads fail" in html and "Storage 85%" not in html
     assert "<html" not in html
+    # The region alone is still served (the page fetches it after a dismissal).
+    region = as_member.get(reverse("events:banners", args=[workspace.slug]), headers=htmx)
+    assert region.content.decode().startswith('<div id="banners"')
 
 
 def test_anyone_in_the_workspace_can_dismiss_for_themselves(workspace, member, as_member):
@@ -599,7 +693,10 @@ def test_anyone_in_the_workspace_can_dismiss_for_themselves(workspace, member, a
         url, {"banner": "storage_nearly_full"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
-    assert "Storage 85% full" not in response.content.decode()
+    html = response.content.decode()
+    assert 'data-banner="storage_nearly_full"' not in html
+    # Hidden, not gone: the person who hid it can see it and bring it back.
+    assert "1 alert you hid" in html and "Show again" in html
     assert BannerDismissal.objects.get().user == member
     # Without JavaScript: back to the page it was pressed on.
     storage(workspace, 97)
@@ -634,3 +731,32 @@ def test_banners_never_mix_workspaces(workspace, other_workspace, record):
     record(code="platform.instagram.rate_limit", status=429)
     assert keys(workspace) == ["platform_throttle:instagram"]
     assert keys(other_workspace) == ["billing_past_due", "storage_full"]
+
+
+def test_the_person_who_hid_a_banner_sees_it_listed_and_can_bring_it_back(
+    workspace, admin, member, as_member
+):
+    storage(workspace, 97)
+    record_dismissal = banner_dismiss(
+        workspace=workspace, user=member, key="storage_nearly_full", snooze_minutes=60
+    )
+    assert record_dismissal is not None
+    banner_dismiss(workspace=workspace, user=admin, key="storage_nearly_full")
+    page = as_member.get(reverse("overview", args=[workspace.slug])).content.decode()
+    assert 'data-banner="storage_nearly_full"' not in page
+    assert "1 alert you hid" in page and "Storage 97% full" in page
+    assert "snoozed, back" in page and "Show again" in page
+
+    url = reverse("events:banner_restore", args=[workspace.slug])
+    response = as_member.post(
+        url, {"banner": "storage_nearly_full"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert 'data-banner="storage_nearly_full"' in html and "you hid" not in html
+    # Only their own dismissal went: the admin still has it hidden.
+    assert [b.key for b in banners_visible(workspace=workspace, user=admin)] == []
+    assert BannerDismissal.objects.filter(user=admin).exists()
+    # Without JavaScript: back to the page it was pressed on; bad input changes nothing.
+    response = as_member.post(url, {"banner": "", "next": "/w/acme/storage/"})
+    assert response.status_code == 302 and response.url == "/w/acme/storage/"
+    assert BannerDismissal.objects.filter(user=admin).exists()

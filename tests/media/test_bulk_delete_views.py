@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -13,7 +14,7 @@ from dashboard.models import AuditEvent
 from media import tasks
 from media.bulk_deletion import bulk_deletion_create
 from media.filters import MediaFilter, Selection
-from media.models import BulkDeletion, BulkDeletionItem, MediaItem
+from media.models import BulkDeletion, BulkDeletionItem, MediaItem, StorageSnapshot
 from tests.dashboard.test_exports import HOSTILE, formula_cells
 from tests.media.conftest import MB
 
@@ -328,6 +329,54 @@ def test_the_progress_poll_ends_with_an_event_for_the_gauge(
     done = as_member.get(url, HTTP_HX_REQUEST="true")
     assert b"every 2s" not in done.content
     assert "storage-changed" in done.headers["HX-Trigger"]
+
+
+def test_a_finished_job_sums_up_what_it_freed_and_the_storage_figure_now(
+    as_member, workspace, make_media, enqueued
+):
+    job = make_job(workspace, make_media)
+    BulkDeletion.objects.filter(pk=job.pk).update(
+        status="finished",
+        deleted_count=4,
+        bytes_freed=70 * 1024 * 1024,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    StorageSnapshot.objects.create(
+        workspace=workspace, used_bytes=20 * 1024 * 1024, limit_bytes=100 * 1024 * 1024
+    )
+    html = as_member.get(reverse("media:job", args=[workspace.slug, job.pk])).content.decode()
+    summary = re.search(r'<p class="job-summary" role="status">(.*?)</p>', html, re.S).group(1)
+    assert re.sub(r"\s+", " ", re.sub("<[^>]+>", "", summary)).strip() == (
+        "Freed 70 MB — storage now 20&nbsp;% (20 MB of 100 MB)."
+    )
+
+
+def test_a_cancelled_job_looks_cancelled_not_done(
+    as_admin, workspace, make_media, enqueued, django_capture_on_commit_callbacks
+):
+    job = make_job(workspace, make_media)
+    first = BulkDeletionItem.objects.filter(job=job).order_by("id").first()
+    BulkDeletionItem.objects.filter(pk=first.pk).update(state="deleted", finished_at=timezone.now())
+    BulkDeletion.objects.filter(pk=job.pk).update(
+        deleted_count=1, bytes_freed=1000, started_at=timezone.now()
+    )
+    url = reverse("media:job", args=[workspace.slug, job.pk])
+    # The page was opened while it ran (with its "Deleting…" message), then cancelled.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_admin.post(reverse("media:job_cancel", args=[workspace.slug, job.pk]))
+    page = as_admin.get(response.url).content.decode()
+    assert "Cancelled." in page and "Cancelling:" not in page
+    poll = as_admin.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "of 4 files done (100%)" not in poll  # it did not do them: it stopped
+    assert "<strong>1</strong> of 4 files deleted before the cancel; 3 not sent" in poll
+    assert "<strong>Cancelled</strong> after deleting 1 of 4 files" in poll
+    assert "3 files were not sent." in poll
+    assert "Not sent: the deletion was cancelled." not in poll  # not listed as problems
+    assert 'badge badge-warn">Cancelled<' in poll
+    # The flash messages of the run ("Deleting…", "Cancelling…") go once it has ended.
+    cleared = re.search(r'<div id="messages"[^>]*hx-swap-oob="true"></div>', poll)
+    assert cleared
 
 
 def test_problems_download_as_csv_safe_for_spreadsheets(as_member, workspace, make_media, enqueued):

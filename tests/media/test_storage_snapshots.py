@@ -224,3 +224,46 @@ def test_the_trend_thins_thousands_of_points_but_keeps_the_peak():
 def test_the_trend_with_nothing_is_empty():
     trend = trend_for([], now=timezone.now())
     assert (trend.line, trend.dot, trend.points) == ("", None, 0)
+
+
+def test_header_figures_merged_into_one_row_keep_where_it_began_for_the_trend(
+    workspace, monkeypatch
+):
+    """A full figure from headers, then a deletion's figures within the minute: one row,
+    which still remembers the full figure, so the trend draws the drop."""
+    from media import storage
+    from media.selectors import storage_figures
+
+    monkeypatch.setattr(storage, "_header_writes", {})
+    moments = iter([0.0, 5.0, 10.0])
+    monkeypatch.setattr(storage, "_monotonic", lambda: next(moments))
+    for used in (100 * MB, 60 * MB, 5 * MB):
+        storage_figures_apply(
+            workspace_id=workspace.pk,
+            figures=FreshFigures(storage_used=used, storage_limit=100 * MB),
+        )
+    row = StorageSnapshot.objects.get(workspace=workspace)
+    assert (row.first_bytes, row.used_bytes) == (100 * MB, 5 * MB)
+    values = [used for _, used, _ in storage_figures(workspace=workspace).points]
+    assert values[0] == 100 * MB and values[-1] == 5 * MB
+
+
+def test_a_rise_then_a_fall_within_the_minute_keeps_the_peak_as_its_own_row(workspace, monkeypatch):
+    from media.selectors import storage_figures
+
+    monkeypatch.setattr(storage, "_header_writes", {})
+    moments = iter([0.0, 5.0, 10.0, 15.0])
+    monkeypatch.setattr(storage, "_monotonic", lambda: next(moments))
+    for used in (90 * MB, 100 * MB, 40 * MB, 10 * MB):  # filled up, then a deletion
+        storage_figures_apply(
+            workspace_id=workspace.pk,
+            figures=FreshFigures(storage_used=used, storage_limit=100 * MB),
+        )
+    rows = list(
+        StorageSnapshot.objects.filter(workspace=workspace)
+        .order_by("since", "id")
+        .values_list("first_bytes", "used_bytes")
+    )
+    assert rows == [(90 * MB, 100 * MB), (40 * MB, 10 * MB)]  # one row per direction
+    values = [used for _, used, _ in storage_figures(workspace=workspace).points]
+    assert max(values) == 100 * MB and values[-1] == 10 * MB

@@ -157,14 +157,13 @@ def test_outsiders_still_get_404_and_learn_nothing(as_outsider, required):
 
 
 def test_the_requirement_costs_one_query_for_a_verified_session(
-    member, required, django_assert_num_queries, monkeypatch
+    member, required, django_assert_num_queries, django_assert_max_num_queries
 ):
-    monkeypatch.setattr("events.banners.banners_for", lambda **kwargs: [])
     device, _ = authenticator_give(member)
     client = verified_client(member, device)
     url = reverse("audit", args=[required.slug])
     client.get(url)  # warm the session
-    with django_assert_num_queries(7) as held:
+    with django_assert_max_num_queries(10) as held:  # the page budget, requirement included
         assert client.get(url).status_code == 200
     Workspace.objects.filter(pk=required.pk).update(mfa_required=False)
     with django_assert_num_queries(len(held.captured_queries) - 1):

@@ -427,4 +427,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "error-events-prune": {"task": "events.tasks.error_events_prune", "schedule": 6 * 3600.0},
+    "post-retry-sweep": {"task": "posts.tasks.post_retry_sweep", "schedule": 60.0},
 }
+if SANDBOX_ENABLED:
+    # The sandbox plays upstream's scheduler: posts publish (or fail) when they come due.
+    CELERY_BEAT_SCHEDULE["sandbox-posts-due"] = {
+        "task": "sandbox.tasks.posts_due_publish_task",
+        "schedule": 60.0,
+    }

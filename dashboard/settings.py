@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "accounts",
     "media",
     "events",
+    "posts",
     "sandbox",
 ]
 
@@ -321,6 +322,8 @@ USAGE_SYNC_MINUTES = envint("USAGE_SYNC_MINUTES", 30)
 BULK_DELETE_CONCURRENCY = envint("BULK_DELETE_CONCURRENCY", 8)
 # A job whose runner has not reported for this long is picked up by the sweeper.
 BULK_DELETE_LEASE_SECONDS = envint("BULK_DELETE_LEASE_SECONDS", 60)
+# A retry job of failed posts whose runner has not reported for this long is resumed.
+POST_RETRY_LEASE_SECONDS = envint("POST_RETRY_LEASE_SECONDS", 60)
 ERROR_EVENT_RETENTION_DAYS = envint("ERROR_EVENT_RETENTION_DAYS", 180)
 RECONNECT_LINK_DAYS = envint("RECONNECT_LINK_DAYS", 7)
 RECONNECT_STATE_MINUTES = 10

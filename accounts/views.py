@@ -32,7 +32,7 @@ from accounts.services import (
 )
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.upstream import WorkspaceNotConfigured
-from posts.selectors import failed_posts_listed, recoveries_for, recovery_for
+from posts.selectors import account_recovery, recoveries_for
 from socialapi import auth_kind, platform_name
 
 NEW_LINK_SESSION = "accounts_new_link"
@@ -86,8 +86,7 @@ def account_detail(request: WorkspaceRequest, account_id: int) -> HttpResponse:
         shown = request.session.pop(NEW_LINK_SESSION, None)
     if isinstance(shown, dict) and shown.get("account") == account.pk:
         new_link = shown.get("url")
-    recovery = recovery_for(account=account)
-    failed_posts = failed_posts_listed(account=account) if recovery.shown else []
+    recovery, failed_posts = account_recovery(account=account)
     ctx = {
         "account": account,
         "recovery": recovery,

@@ -25,6 +25,7 @@ from django.utils import timezone
 from dashboard.models import Workspace
 from events.models import ErrorEvent
 from events.recording import error_events_recorded
+from posts.describe import describe_queue
 from posts.models import FailedPost
 from posts.outcomes import retries_failed_again, to_second
 from socialapi.values import parse_datetime
@@ -176,6 +177,8 @@ def _collect(workspace: Workspace, found: list[tuple[ErrorEvent, str]]) -> None:
     if new:
         # ignore_conflicts: a concurrent batch may have stored the same post first.
         FailedPost.objects.bulk_create(new.values(), ignore_conflicts=True)
+        if any(not (row.text and row.scheduled_at) for row in new.values()):
+            describe_queue(workspace.pk)
     if changed:
         FailedPost.objects.bulk_update(
             changed.values(),

@@ -39,9 +39,11 @@ class FailedPost(models.Model):
     source = models.CharField(max_length=12)
     first_failed_at = models.DateTimeField()
     failed_at = models.DateTimeField()
-    # When the post was due and what it says, when a report carried them (webhooks do).
+    # When the post was due and what it says: from a webhook, else read once from
+    # `GET /v1/posts/{pid}` in the background (`checked_at`, posts.describe).
     scheduled_at = models.DateTimeField(null=True, blank=True)
     text = models.CharField(max_length=200, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     state_changed_at = models.DateTimeField(default=timezone.now)
     # When a retry was last sent (to the second, as upstream writes times): a failure

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -21,6 +21,8 @@ Failed = FailedPost.State
 Item = PostRetryItem.State
 # A retry job holds at most this many posts; a person can retry the rest afterwards.
 MAX_ITEMS = 100
+# Failed posts an account page lists (the rest are counted, not listed).
+LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,44 @@ def recoveries_for(*, workspace: Workspace, accounts: Iterable[SocialAccount]) -
     return found
 
 
+def _latest_job(account: SocialAccount) -> PostRetryJob | None:
+    return (
+        PostRetryJob.objects.filter(workspace_id=account.workspace_id, account=account)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def recovery_for(*, account: SocialAccount) -> Recovery:
     """One account's `Recovery` (2 queries)."""
-    workspace = account.workspace
-    return recoveries_for(workspace=workspace, accounts=[account]).by_account[account.pk]
+    return account_recovery(account=account)[0]
+
+
+def account_recovery(*, account: SocialAccount) -> tuple[Recovery, list[FailedPost]]:
+    """The account page's `Recovery` and the failed posts it lists, in 2 queries whatever
+    their number: the listed rows carry the totals (window counts over every row)."""
+    unsettled = [Failed.OPEN, Failed.RETRYING, Failed.UNKNOWN]
+
+    def total(state: str) -> Window:
+        return Window(Count("id", filter=Q(state=state)))
+
+    listed: list[Any] = list(
+        FailedPost.objects.filter(
+            workspace_id=account.workspace_id, account=account, state__in=unsettled
+        )
+        .annotate(
+            open_total=total(Failed.OPEN),
+            unknown_total=total(Failed.UNKNOWN),
+            retrying_total=total(Failed.RETRYING),
+        )
+        .order_by(Coalesce("scheduled_at", "failed_at"), "id")[:LISTED]
+    )
+    recovery = Recovery(account=account, job=_latest_job(account))
+    if listed:
+        first = listed[0]
+        recovery.open, recovery.unknown = first.open_total, first.unknown_total
+        recovery.retrying = first.retrying_total
+    return recovery, listed
 
 
 def failed_posts_open_count(*, account: SocialAccount) -> int:
@@ -215,21 +251,6 @@ def retry_progress(*, job: PostRetryJob, items: Iterable[PostRetryItem]) -> Retr
     waiting = sum(counts.get(state, 0) for state in PostRetryItem.OPEN_STATES)
     total = max(job.total_items, sum(counts.values()))
     return RetryProgress(done=total - waiting, total=total, counts=counts)
-
-
-# Failed posts an account page lists (the rest are counted, not listed).
-LISTED = 20
-
-
-def failed_posts_listed(*, account: SocialAccount) -> list[FailedPost]:
-    """The account's failed posts still to settle: waiting, being retried, or unknown."""
-    return list(
-        FailedPost.objects.filter(
-            workspace_id=account.workspace_id,
-            account=account,
-            state__in=[Failed.OPEN, Failed.RETRYING, Failed.UNKNOWN],
-        ).order_by(Coalesce("scheduled_at", "failed_at"), "id")[:LISTED]
-    )
 
 
 def failed_posts_words(*, account: SocialAccount, link_flow: bool = False) -> str:

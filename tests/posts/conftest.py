@@ -16,6 +16,8 @@ from accounts.services import account_status_apply
 from dashboard.models import Workspace
 from dashboard.usage import usage_sync
 from events.sync import events_sync
+from events.webhook_events import post_failure_events_record
+from posts.describe import failed_posts_describe
 from posts.models import FailedPost
 from sandbox.eventlog import event_build
 from sandbox.ids import account_id_new, brand_id_new, prefixed
@@ -28,7 +30,7 @@ from sandbox.models import (
     SandboxPostTarget,
     SandboxTenant,
 )
-from sandbox.posts import target_error
+from sandbox.posts import post_event_data, target_error
 from sandbox.services import sandbox_tenant_create
 
 REASON = "The Instagram access token expired: the owner changed their password."
@@ -63,7 +65,15 @@ class World:
             scheduled_at=when,
             updated_at=when,
         )
+        # The error it failed with then (whatever the account's state is now).
         error = target_error(broken)
+        if error["category"] != "auth":
+            error = {
+                "category": "auth",
+                "caused_by": "user",
+                "code": "account.reconnection_required",
+                "message": REASON,
+            }
         SandboxPostTarget.objects.create(post=post, account=broken, status="failed", error=error)
         if also is not None:
             SandboxPostTarget.objects.create(post=post, account=also, status="published")
@@ -87,7 +97,14 @@ class World:
         """What the events-log sync makes of the failures (as it runs every few minutes)."""
         result = events_sync(workspace=self.workspace)
         assert result.complete, result.error
+        failed_posts_describe(workspace=self.workspace)  # the task queued after commit
         return list(FailedPost.objects.filter(workspace=self.workspace).order_by("id"))
+
+    def report(self, post: SandboxPost) -> None:
+        """The post.failed / post.partial webhook upstream sends for it."""
+        post_failure_events_record(
+            workspace=self.workspace, data=post_event_data(post), delivery_id=f"dlv_{post.id}"
+        )
 
     def fix(self) -> SocialAccount:
         """The account works again upstream and in our mirror (a reconnect did that)."""

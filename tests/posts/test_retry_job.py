@@ -21,6 +21,7 @@ from posts.retry_jobs import (
 )
 from posts.retry_lease import item_claim, lease_acquire
 from posts.retry_runner import post_retry_job_run
+from posts.selectors import post_credits
 from sandbox.models import SandboxAccount, SandboxPost, SandboxTenant
 from sandbox.services import allowance_exhaust, api_key_revoke, faults_set
 from tests.conftest import in_process_transport
@@ -90,6 +91,8 @@ def test_each_failed_post_is_retried_once_and_published_using_one_credit_each(wo
     world.tenant.refresh_from_db()
     assert world.tenant.posts_used == 3
     assert SandboxPost.objects.filter(retry_count=1).count() == 3
+    # The answers' X-Posts-* headers are fresh figures: the credits left follow at once.
+    assert post_credits(workspace=world.workspace).left == 7
     job.refresh_from_db()
     assert job.status == "finished" and job.credits_left == 10
     assert AuditEvent.objects.filter(action="post.retry.request").count() == 1

@@ -177,7 +177,8 @@ def _collect(workspace: Workspace, found: list[tuple[ErrorEvent, str]]) -> None:
     if new:
         # ignore_conflicts: a concurrent batch may have stored the same post first.
         FailedPost.objects.bulk_create(new.values(), ignore_conflicts=True)
-        if any(not (row.text and row.scheduled_at) for row in new.values()):
+        # A post webhook carries the post; the events log and ingest name only its id.
+        if any(row.source != "webhook" and not row.text for row in new.values()):
             describe_queue(workspace.pk)
     if changed:
         FailedPost.objects.bulk_update(

@@ -175,3 +175,36 @@ def test_an_endpoint_left_as_it_came_names_its_post_too():
 
     event = ErrorEvent(meta={}, method="POST", endpoint="/posts/p_from_backend/publish")
     assert post_id_of(event) == "p_from_backend"
+
+
+def test_what_the_events_log_does_not_say_is_read_once_from_socialapi(
+    world, django_capture_on_commit_callbacks
+):
+    from posts.describe import failed_posts_describe
+    from sandbox.models import SandboxCall, SandboxPost
+
+    kept = world.failed_post("Hiring a head barista", due=timedelta(hours=-8))
+    gone = world.failed_post("Deleted since")
+    from events.sync import events_sync
+
+    with django_capture_on_commit_callbacks() as queued:
+        events_sync(workspace=world.workspace)
+    assert len(queued) == 1  # the background read, after the events are stored
+    SandboxPost.objects.filter(pk=gone.pk).delete()
+    before = SandboxCall.objects.count()
+
+    assert failed_posts_describe(workspace=world.workspace) == 1
+    assert failed_posts_describe(workspace=world.workspace) == 0
+
+    rows = {row.post_id: row for row in FailedPost.objects.all()}
+    assert rows[kept.id].text == "Hiring a head barista"
+    assert rows[kept.id].scheduled_at == kept.scheduled_at.replace(microsecond=0)
+    assert rows[gone.id].text == "" and rows[gone.id].checked_at is not None
+    assert SandboxCall.objects.count() - before == 2  # one GET each, never again
+
+
+def test_a_post_webhook_needs_no_read(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as queued:
+        webhook(world, world.failed_post())
+
+    assert queued == []

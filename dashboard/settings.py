@@ -431,6 +431,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "error-events-prune": {"task": "events.tasks.error_events_prune", "schedule": 6 * 3600.0},
     "post-retry-sweep": {"task": "posts.tasks.post_retry_sweep", "schedule": 60.0},
+    "failed-posts-prune": {"task": "posts.tasks.failed_posts_prune", "schedule": 6 * 3600.0},
 }
 if SANDBOX_ENABLED:
     # The sandbox plays upstream's scheduler: posts publish (or fail) when they come due.

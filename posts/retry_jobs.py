@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -240,3 +241,18 @@ def post_retry_sweep(*, now: datetime | None = None) -> list[int]:
     if orphaned:
         log.info("post retry sweep: handed %d job(s) to a runner", len(orphaned))
     return orphaned
+
+
+def failed_posts_prune(*, now: datetime | None = None) -> int:
+    """Forget what is older than the error-event retention: settled failed posts, and
+    finished retry jobs with their items. Posts still waiting for a retry are kept."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ERROR_EVENT_RETENTION_DAYS)
+    jobs, _ = PostRetryJob.objects.filter(
+        status__in=[PostRetryJob.Status.FINISHED, PostRetryJob.Status.STOPPED],
+        created_at__lt=cutoff,
+    ).delete()
+    settled, _ = FailedPost.objects.filter(
+        state__in=[Failed.RETRIED, Failed.CLOSED], state_changed_at__lt=cutoff
+    ).delete()
+    return jobs + settled

@@ -29,6 +29,12 @@ def post_retry_sweep() -> None:
 
 
 @shared_task(ignore_result=True)
+def failed_posts_prune() -> None:
+    """Every 6 hours (beat): forget settled failed posts and old retry jobs."""
+    retry_jobs.failed_posts_prune()
+
+
+@shared_task(ignore_result=True)
 def failed_posts_describe_task(workspace_id: int) -> None:
     """Read the text and due time of newly collected failed posts (GET, once each)."""
     workspace = Workspace.objects.filter(pk=workspace_id).first()

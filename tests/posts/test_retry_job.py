@@ -340,3 +340,20 @@ def test_an_account_not_fixed_yet_cannot_be_retried(world):
 
     with pytest.raises(RetryRefused, match="not working yet"):
         post_retry_job_create(account=world.account, expected_count=1)
+
+
+def test_settled_posts_and_old_jobs_are_forgotten_after_the_retention(world, settings):
+    from posts.retry_jobs import failed_posts_prune
+
+    ready(world, count=2)
+    job = create(world)
+    post_retry_job_run(job_id=job.pk)
+    waiting = world.failed_post("Still waiting")
+    world.report(waiting)
+    later = timezone.now() + timedelta(days=settings.ERROR_EVENT_RETENTION_DAYS + 1)
+
+    assert failed_posts_prune() == 0  # nothing is that old yet
+    failed_posts_prune(now=later)
+
+    assert not PostRetryJob.objects.exists() and not PostRetryItem.objects.exists()
+    assert list(FailedPost.objects.values_list("post_id", flat=True)) == [waiting.id]

@@ -83,6 +83,10 @@ def test_reconnect_then_retry_the_posts_a_broken_account_cost(
     assert section.get_by_role("link", name="Retry them").count() == 0
     problems += accessibility_problems(page)
     shoot(page, "failed-posts-broken-desktop")
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    shoot(page, "failed-posts-broken-mobile")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Reconnect in the browser, through the sandbox's consent screen.
     page.get_by_role("button", name="Reconnect", exact=True).click()

@@ -26,6 +26,7 @@ from accounts.reconnect import (
 from accounts.services import account_check_request, account_mirror, error_words
 from dashboard.audit import audit_record
 from dashboard.upstream import upstream, upstream_ok
+from posts.selectors import failed_posts_words
 from socialapi import (
     Account,
     ConnectedAccount,
@@ -169,6 +170,8 @@ def _success(record: ReconnectState, request: HttpRequest, account_id: str) -> R
                 ReconnectLink.Outcome.RECONNECTED if fixed else ReconnectLink.Outcome.STILL_BROKEN
             )
             level, message = _success_words(target, mirrored, not other, link_flow=link_flow)
+            if fixed and not other:
+                message += failed_posts_words(account=mirrored, link_flow=link_flow)
         audit_record(
             action="reconnect.finish",
             workspace=workspace,

@@ -23,6 +23,7 @@ from dashboard.audit import audit_record
 from dashboard.models import Membership, Workspace
 from dashboard.upstream import upstream, upstream_ok
 from events.fixes import fix_for
+from posts.selectors import failed_posts_words
 from socialapi import Account, SocialAPIError, auth_kind
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,7 @@ def account_credentials_update(
                 last_checked_at=timezone.now(), check_error=""
             )
             message = f"New credentials saved: {account.label} is active again."
+            message += failed_posts_words(account=account)
         else:
             other, _ = SocialAccount.objects.get_or_create(
                 workspace=workspace,

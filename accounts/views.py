@@ -32,6 +32,7 @@ from accounts.services import (
 )
 from dashboard.access import WorkspaceRequest, workspace_view
 from dashboard.upstream import WorkspaceNotConfigured
+from posts.selectors import account_recovery, recoveries_for
 from socialapi import auth_kind, platform_name
 
 NEW_LINK_SESSION = "accounts_new_link"
@@ -51,15 +52,19 @@ def _back(request: WorkspaceRequest, account_id: int | None = None) -> HttpRespo
 @workspace_view()
 def account_list(request: WorkspaceRequest) -> HttpResponse:
     filters = AccountFilters.from_query(request.GET)
+    page = account_page(workspace=request.workspace, filters=filters, page=request.GET.get("page"))
     ctx = {
         "filters": filters,
         "facets": account_facets(workspace=request.workspace),
-        "page": account_page(
-            workspace=request.workspace, filters=filters, page=request.GET.get("page")
-        ),
+        "page": page,
     }
     if request.htmx and request.htmx.target == "results":
         return render(request, "accounts/list.html#results", ctx)
+    if filters.accounts:
+        # Named accounts (where a reconnect or new credentials land): what they cost.
+        ctx["recoveries"] = recoveries_for(
+            workspace=request.workspace, accounts=page.object_list
+        ).shown()
     return render(request, "accounts/list.html", ctx)
 
 
@@ -81,8 +86,14 @@ def account_detail(request: WorkspaceRequest, account_id: int) -> HttpResponse:
         shown = request.session.pop(NEW_LINK_SESSION, None)
     if isinstance(shown, dict) and shown.get("account") == account.pk:
         new_link = shown.get("url")
+    recovery, failed_posts = account_recovery(account=account)
     ctx = {
         "account": account,
+        "recovery": recovery,
+        "failed_posts": failed_posts,
+        "failed_posts_more": max(
+            0, recovery.open + recovery.unknown + recovery.retrying - len(failed_posts)
+        ),
         "transitions": account_transitions(account=account),
         "links": reconnect_links_open(account=account) if request.can_act else [],
         "used_links": reconnect_links_used(account=account) if request.can_act else [],

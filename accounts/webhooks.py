@@ -409,6 +409,13 @@ def _on_post_failure(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
     return f"{stored} error event(s) stored"
 
 
+def _on_post_published(delivery: WebhookDelivery, data: dict[str, Any]) -> str:
+    from posts.outcomes import post_published_apply
+
+    workspace = Workspace.objects.get(pk=delivery.workspace_id)
+    return post_published_apply(workspace=workspace, data=data)
+
+
 def _health_sync_queue(delivery: WebhookDelivery, outcome: str) -> str:
     from accounts.tasks import health_sync
 
@@ -423,6 +430,8 @@ HANDLERS = {
     "page.removed": _on_connected,
     "post.failed": _on_post_failure,
     "post.partial": _on_post_failure,
+    # A retried post went out: settles the retry (posts.outcomes).
+    "post.published": _on_post_published,
 }
 
 

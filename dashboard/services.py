@@ -46,7 +46,13 @@ from socialapi import (
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_EVENTS = ("account.connected", "account.disconnected", "post.failed", "post.partial")
+WEBHOOK_EVENTS = (
+    "account.connected",
+    "account.disconnected",
+    "post.failed",
+    "post.partial",
+    "post.published",
+)
 # POST /v1/webhooks: SocialAPI's test ping to the URL got no 2xx answer.
 WEBHOOK_UNVERIFIED = "webhook_verification_failed"
 # Prefixes make a leaked token recognisable (and greppable by secret scanners).

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "media",
     "events",
     "alert_channels",
+    "posts",
     "sandbox",
     "mfa",
 ]
@@ -377,6 +378,8 @@ USAGE_SYNC_MINUTES = envint("USAGE_SYNC_MINUTES", 30)
 BULK_DELETE_CONCURRENCY = envint("BULK_DELETE_CONCURRENCY", 8)
 # A job whose runner has not reported for this long is picked up by the sweeper.
 BULK_DELETE_LEASE_SECONDS = envint("BULK_DELETE_LEASE_SECONDS", 60)
+# A retry job of failed posts whose runner has not reported for this long is resumed.
+POST_RETRY_LEASE_SECONDS = envint("POST_RETRY_LEASE_SECONDS", 60)
 ERROR_EVENT_RETENTION_DAYS = envint("ERROR_EVENT_RETENTION_DAYS", 180)
 RECONNECT_LINK_DAYS = envint("RECONNECT_LINK_DAYS", 7)
 RECONNECT_STATE_MINUTES = 10
@@ -509,4 +512,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "error-events-prune": {"task": "events.tasks.error_events_prune", "schedule": 6 * 3600.0},
     "alert-sends-sweep": {"task": "alert_channels.tasks.alert_sends_sweep", "schedule": 300.0},
+    "post-retry-sweep": {"task": "posts.tasks.post_retry_sweep", "schedule": 60.0},
+    "failed-posts-prune": {"task": "posts.tasks.failed_posts_prune", "schedule": 6 * 3600.0},
 }
+if SANDBOX_ENABLED:
+    # The sandbox plays upstream's scheduler: posts publish (or fail) when they come due.
+    CELERY_BEAT_SCHEDULE["sandbox-posts-due"] = {
+        "task": "sandbox.tasks.posts_due_publish_task",
+        "schedule": 60.0,
+    }

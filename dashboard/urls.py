@@ -48,6 +48,7 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("accounts.urls")),
     path("storage/", include("media.urls")),
     path("errors/", include("events.urls")),
+    path("posts/", include("posts.urls")),
     path("settings/", include(settings_patterns)),
     path("audit/", audit_views.audit_log, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),

@@ -180,6 +180,23 @@ CODE_FIXES: dict[str, Fix] = {
         "Every platform the post targeted refused it.",
         "See each target's error for its reason.",
     ),
+    "post.not_found": Fix(
+        "Post gone",
+        "SocialAPI no longer has this post (it was deleted).",
+        "Nothing to retry; create the post again if it is still wanted.",
+    ),
+    "post.state_invalid": Fix(
+        "Post not failed any more",
+        "The post is no longer failed (published, already re-queued or cancelled since), so "
+        "SocialAPI did not retry it and used no credit.",
+        "Nothing to do; check the post in SocialAPI if it should have gone out.",
+    ),
+    "post.no_retryable_deliveries": Fix(
+        "Nothing left to retry",
+        "None of the post's failed deliveries can be attempted again (their accounts are "
+        "gone), so SocialAPI did not retry it.",
+        "Connect the account again and create the post anew if it is still wanted.",
+    ),
 }
 
 # The family each code-specific text was written for. A code whose family the platform

@@ -45,6 +45,9 @@ def post_failure_event_inputs(
                     "category": as_str(error.get("category")),
                     "caused_by": as_str(error.get("caused_by")),
                     "post_id": post_id,
+                    # When the post was due and what it says: shown where it can be retried.
+                    "scheduled_at": as_str(data.get("scheduled_at")),
+                    "text": as_str(data.get("text"))[:200],
                 },
                 method="POST",
                 endpoint="/posts/{pid}/publish",

@@ -80,7 +80,7 @@ def post_json(post: SandboxPost) -> dict[str, Any]:
             "media": media_inputs(media),
             "media_ids": [str(item.id) for item in media],
             "targets": targets,
-            "retry_count": 0,
+            "retry_count": post.retry_count,
         }
     )
 

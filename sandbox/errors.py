@@ -36,6 +36,11 @@ DIALECTS: dict[str, tuple[int, str | None, int | None]] = {
     "platform.rate_limit": (429, "platform_rate_limit", None),
     "platform.auth": (401, "invalid_token", None),  # credential platforms: see below
     "webhook_verification_failed": (400, "webhook_verification_failed", None),
+    # POST /v1/posts/{pid}/retry: statuses from the OpenAPI file, codes from upstream's
+    # official SDK (the seed page had none of them, so they keep their dotted spelling).
+    "post.not_found": (404, "not_found", None),
+    "post.state_invalid": (409, "post.state_invalid", None),
+    "post.no_retryable_deliveries": (400, "post.no_retryable_deliveries", None),
     "system.internal": (500, None, None),
 }
 

@@ -184,6 +184,8 @@ class SandboxPost(models.Model):
     status = models.CharField(max_length=20, default="draft")
     scheduled_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # How many times `POST /v1/posts/{pid}/retry` re-attempted it.
+    retry_count = models.PositiveIntegerField(default=0)
     media = models.ManyToManyField(SandboxMedia, blank=True, related_name="posts")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

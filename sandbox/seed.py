@@ -20,6 +20,7 @@ from sandbox.models import (
     SandboxPostTarget,
     SandboxTenant,
 )
+from sandbox.posts import account_can_publish, target_error
 from sandbox.services import sandbox_tenant_create, webhook_configure
 from socialapi.platforms import platform_name
 
@@ -153,6 +154,76 @@ def _posts(
     SandboxPost.objects.bulk_create(posts)
     SandboxPostTarget.objects.bulk_create(targets)
     SandboxPost.media.through.objects.bulk_create(links, ignore_conflicts=True)
+
+
+# Posts that came due while an account was broken and failed on it, per broken platform:
+# what the dashboard offers to retry once the account is fixed. (text, days ago)
+FAILED_POSTS: dict[str, tuple[tuple[str, float], ...]] = {
+    "instagram": (
+        ("Our autumn menu is here 🍂 Come taste it this weekend!", 4.6),
+        ("Behind the scenes: baking at 5 am ☕", 2.3),
+        ("Giveaway! Tag a friend who needs a coffee break", 0.8),
+    ),
+    "linkedin": (
+        ("We are hiring a head barista in Berlin — apply by Friday", 5.2),
+        ("Dana on what a year of Demo Co Kitchen taught us", 1.4),
+    ),
+    "telegram": (("Today's special: ramen & matcha 🍜", 0.4),),
+}
+
+
+def _failed_posts(
+    tenant: SandboxTenant, accounts: list[SandboxAccount], now: datetime, rng: random.Random
+) -> None:
+    """Posts that failed on the broken accounts when they came due, each logged once in the
+    events log (as upstream logs its own deliveries); some also went to a healthy account
+    (published there: the post is `partial`)."""
+    healthy = [a for a in accounts if account_can_publish(a)]
+    by_platform = {a.platform: a for a in accounts if not account_can_publish(a)}
+    posts, targets, events = [], [], []
+    for platform, drafts in FAILED_POSTS.items():
+        broken = by_platform[platform]
+        for index, (text, days_ago) in enumerate(drafts):
+            due = now - timedelta(days=days_ago, minutes=rng.randint(0, 50))
+            partial = index % 2 == 1
+            post = SandboxPost(
+                id=prefixed("p", due - timedelta(days=3)),
+                tenant=tenant,
+                text=text,
+                status="partial" if partial else "failed",
+                scheduled_at=due,
+                published_at=due if partial else None,
+                created_at=due - timedelta(days=3),
+                updated_at=due,
+            )
+            posts.append(post)
+            error = target_error(broken)
+            targets.append(
+                SandboxPostTarget(post=post, account=broken, status="failed", error=error)
+            )
+            if partial:
+                other = rng.choice(healthy)
+                targets.append(SandboxPostTarget(post=post, account=other, status="published"))
+            events.append(
+                event_build(
+                    tenant=tenant,
+                    endpoint=f"POST /v1/posts/{post.id}/publish",
+                    code=error["code"],
+                    status_code=403 if broken.status == "reconnect_required" else 401,
+                    message=error["message"],
+                    category="post",
+                    action="publish",
+                    platform=broken.platform,
+                    account_id=broken.id,
+                    resource_id=post.id,
+                    request_id=f"{rng.getrandbits(64):016x}",
+                    duration_ms=rng.randint(300, 2400),
+                    at=due + timedelta(seconds=rng.randint(2, 40)),
+                )
+            )
+    SandboxPost.objects.bulk_create(posts)
+    SandboxPostTarget.objects.bulk_create(targets)
+    SandboxEvent.objects.bulk_create(events)
 
 
 def _events(
@@ -290,5 +361,6 @@ def sandbox_demo_seed(
     accounts = _accounts(tenant, brands, now, rng)
     media = _media(tenant, now, rng)
     _posts(tenant, accounts, media, now, rng)
+    _failed_posts(tenant, accounts, now, random.Random(2027))
     _events(tenant, accounts, now, rng)
     return tenant

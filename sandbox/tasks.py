@@ -13,3 +13,11 @@ def webhook_delivery_send_task(delivery_id: str) -> None:
     delay = webhook_delivery_send(delivery_id=delivery_id)
     if delay is not None:
         webhook_delivery_send_task.apply_async(args=(delivery_id,), countdown=delay)
+
+
+@shared_task(ignore_result=True)
+def posts_due_publish_task() -> None:
+    """Every minute (beat, sandbox only): publish scheduled posts whose time has come."""
+    from sandbox.posts import posts_due_publish
+
+    posts_due_publish()

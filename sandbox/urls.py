@@ -9,6 +9,7 @@ from sandbox import (
     api_connect,
     api_events,
     api_media,
+    api_post_retry,
     api_posts,
     api_usage,
     api_webhooks,
@@ -91,6 +92,12 @@ api_patterns = [
         "api_posts",
         GET=Op(api_posts.posts_list, "post", "list"),
         POST=Op(api_posts.posts_create, "post", "create"),
+    ),
+    api_path("/posts/{pid}", "api_post", GET=Op(api_post_retry.post_get, "post", "get")),
+    api_path(
+        "/posts/{pid}/retry",
+        "api_post_retry",
+        POST=Op(api_post_retry.post_retry, "post", "retry"),
     ),
     api_path(
         "/webhooks",

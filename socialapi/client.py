@@ -396,6 +396,26 @@ class SocialAPI:
 
         return _follow(fetch)
 
+    def post_get(self, post_id: str) -> Post:
+        """Return one post with the delivery status (and error) of each target."""
+        # Reference: https://docs.social-api.ai/api-reference — GET /v1/posts/{pid}
+        return Post.from_json(self._get("/posts/{pid}", path_params={"pid": post_id}))
+
+    def post_retry(self, post_id: str) -> bool:
+        """Re-attempt a `failed` or `partial` post; uses one monthly post credit.
+
+        Never retried, not even after a connection error: the call is not idempotent (a
+        second one would use a second credit, or publish twice). An error whose `sent` is
+        None may have reached upstream; check the post (`post_get`) instead of sending
+        again. True when upstream re-enqueued the post (200 `{"success": true}`; an
+        empty 200 counts too), False when it answered `"success": false`.
+        """
+        # Reference: https://docs.social-api.ai/api-reference — POST /v1/posts/{pid}/retry
+        reply = self._session.request(
+            "POST", "/posts/{pid}/retry", path_params={"pid": post_id}, retry=False
+        )
+        return as_dict(self._json(reply)).get("success") is not False
+
     def webhooks_create(self, url: str, events: Sequence[str]) -> WebhookCreated:
         """Register a webhook endpoint; the returned secret is shown only this once."""
         # Reference: https://docs.social-api.ai/api-reference — POST /v1/webhooks

@@ -126,6 +126,18 @@ CODE_TABLE: tuple[tuple[str, int | None, str, Family, str], ...] = (
         F.VALIDATION,
         "422 each target says why",
     ),
+    # POST /v1/posts/{pid}/retry (and publish): the OpenAPI file gives the statuses but no
+    # codes; these are the codes upstream emits, as named by its official SDK's error
+    # table (socialapi 0.4.0, _exceptions._ERROR_CODE_MAP).
+    ("post.not_found", None, "post.not_found", F.NOT_FOUND, "404 the post does not exist"),
+    ("post.state_invalid", None, "post.state_invalid", F.CONFLICT, "409 not failed/partial"),
+    (
+        "post.no_retryable_deliveries",
+        None,
+        "post.no_retryable_deliveries",
+        F.VALIDATION,
+        "400 no target left to retry",
+    ),
     # platform.<name>.<suffix>, looked up without the platform name.
     ("platform.rate_limit", None, "platform.rate_limit", F.PLATFORM_THROTTLE, "uses no quota"),
     # On a credentials platform the credentials family (see family_for_platform).
@@ -192,6 +204,13 @@ STATUS_FAMILIES: dict[int, Family] = {
 ENDPOINT_CODES: dict[tuple[str, str, int], str] = {
     # OpenAPI: DELETE /v1/media/{id} answers 409 only for media attached to a post.
     ("DELETE", "/media/{id}", 409): "media.in_use",
+    # OpenAPI: POST /v1/posts/{pid}/retry documents one meaning per status (a legacy body
+    # may carry only a seed code, or none): 400 "not retryable", 404 "post not found",
+    # 409 "not in a retryable state", 429 "monthly post limit exceeded".
+    ("POST", "/posts/{pid}/retry", 400): "post.no_retryable_deliveries",
+    ("POST", "/posts/{pid}/retry", 404): "post.not_found",
+    ("POST", "/posts/{pid}/retry", 409): "post.state_invalid",
+    ("POST", "/posts/{pid}/retry", 429): "billing.post_limit",
 }
 
 _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")

@@ -80,6 +80,7 @@ class SocialAPIError(Exception):
         body: str = "",
         dialect: ErrorDialect = "none",
         attempts: int = 1,
+        sent: bool | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -97,6 +98,11 @@ class SocialAPIError(Exception):
         self.body = body
         self.dialect: ErrorDialect = dialect
         self.attempts = attempts
+        # Whether the request reached upstream: True when it answered, False when it
+        # certainly did not (no connection, refused before connecting), None when it may
+        # have (a timeout or a connection lost after sending). A call that is not safe to
+        # repeat (POST /posts/{pid}/retry) is never sent again when this is None.
+        self.sent = True if status is not None and sent is None else sent
         super().__init__(self._summary())
 
     def _summary(self) -> str:
@@ -142,6 +148,7 @@ class SocialAPIError(Exception):
             "body": self.body,
             "dialect": self.dialect,
             "attempts": self.attempts,
+            "sent": self.sent,
         }
 
 
@@ -317,8 +324,9 @@ def network_error(
     request_id: str | None = None,
     attempts: int = 1,
     secrets: tuple[str, ...] = (),
+    sent: bool | None = None,
 ) -> UpstreamUnavailable:
-    """Build the exception for a call that got no response."""
+    """Build the exception for a call that got no response (`sent`: see SocialAPIError)."""
     return UpstreamUnavailable(
         status=None,
         code=code,
@@ -331,4 +339,5 @@ def network_error(
         path_params=path_params,
         dialect="none",
         attempts=attempts,
+        sent=sent,
     )

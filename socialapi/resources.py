@@ -280,7 +280,14 @@ class Post:
     account_ids: tuple[str, ...] = ()
     media_ids: tuple[str, ...] = ()
     targets: tuple[Json, ...] = ()
+    text: str = ""
+    retry_count: int | None = None
+    updated_at: datetime | None = None
     raw: Json = field(default_factory=dict, repr=False)
+
+    def target_for(self, account_id: str) -> Json:
+        """The target of one account ({} when the post has none for it)."""
+        return next((t for t in self.targets if as_str(t.get("account_id")) == account_id), {})
 
     @classmethod
     def from_json(cls, data: object) -> Self:
@@ -298,6 +305,9 @@ class Post:
             account_ids=tuple(dict.fromkeys(accounts)),
             media_ids=tuple(dict.fromkeys(media)),
             targets=tuple(targets),
+            text=as_str(d.get("text")),
+            retry_count=as_int(d.get("retry_count")),
+            updated_at=parse_datetime(d.get("updated_at")),
             raw=d,
         )
 

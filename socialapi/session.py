@@ -183,6 +183,7 @@ class Session:
                 path=endpoint,
                 path_params={key: redact(value, self._secrets)[:100] for key, value in pp.items()},
                 platform=platform,
+                sent=False,
             )
             raise self.fail(refused, 0)
         path = endpoint.format(**{key: quote(value, safe="") for key, value in pp.items()})
@@ -212,6 +213,7 @@ class Session:
                     str(exc),
                     request_id=request_id,
                     secrets=self._secrets,
+                    sent=False,
                 )
                 retryable = False
             else:
@@ -305,12 +307,14 @@ class Session:
     ) -> tuple[SocialAPIError, bool]:
         """Map an httpx transport error to UpstreamUnavailable and say if it may be retried."""
         timeout = isinstance(exc, httpx.TimeoutException)
+        never_sent = isinstance(exc, NEVER_SENT)
         failure = network_error(
             "network.timeout" if timeout else "network.connection_error",
             f"{type(exc).__name__}: {exc}"[:500],
             secrets=self._secrets,
+            sent=False if never_sent else None,
         )
-        if isinstance(exc, NEVER_SENT):
+        if never_sent:
             return failure, True
         return failure, idempotent and isinstance(exc, MAYBE_SENT)
 

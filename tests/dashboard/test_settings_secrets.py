@@ -80,7 +80,13 @@ def test_registering_the_webhook_stores_the_secret_encrypted_and_shows_it_once(
     [call] = fake_upstream.calls("POST", "/webhooks")
     assert json.loads(call.content) == {
         "url": webhook_url(workspace),
-        "events": ["account.connected", "account.disconnected", "post.failed", "post.partial"],
+        "events": [
+            "account.connected",
+            "account.disconnected",
+            "post.failed",
+            "post.partial",
+            "post.published",
+        ],
     }
     saved = Workspace.objects.get(pk=workspace.pk)
     assert saved.webhook_secret == WEBHOOK_SECRET

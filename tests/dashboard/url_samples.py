@@ -276,6 +276,7 @@ PUBLIC_NAMESPACES = {
             "request_id": "nope",
             "account_id": "acc_nope",
             "media_id": "00000000-0000-0000-0000-000000000000",
+            "pid": "p_nope",
             "rest": "nope",
         },
     ),

@@ -13,6 +13,7 @@ import respx
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openapi_schema_validator import OAS30Validator
 
+from sandbox.models import SandboxPost, SandboxPostTarget
 from sandbox.services import (
     allowance_exhaust,
     billing_set,
@@ -162,6 +163,19 @@ def test_usage_user_events_and_posts_answers_follow_the_spec(api, world, tenant)
     billing_set(tenant=tenant, past_due=True)
     check(api.get("/users/me"), "GET", "/users/me")
     check(api.get("/usage"), "GET", "/usage")
+
+
+def test_post_and_retry_answers_follow_the_spec(api, world, tenant):
+    post = SandboxPost.objects.get(tenant=tenant)
+    check(api.get(f"/posts/{post.id}"), "GET", "/posts/{pid}")
+    check(api.post(f"/posts/{post.id}/retry"), "POST", "/posts/{pid}/retry")  # 409: scheduled
+    SandboxPostTarget.objects.filter(post=post).update(status="failed")
+    SandboxPost.objects.filter(pk=post.pk).update(status="failed", scheduled_at=None)
+    check(api.post(f"/posts/{post.id}/retry"), "POST", "/posts/{pid}/retry")  # 200
+    check(api.get(f"/posts/{post.id}"), "GET", "/posts/{pid}")  # partial: one still broken
+    allowance_exhaust(tenant=tenant)
+    check(api.post(f"/posts/{post.id}/retry"), "POST", "/posts/{pid}/retry")  # 429
+    check(api.post("/posts/p_x/retry"), "POST", "/posts/{pid}/retry")  # 404
 
 
 def test_webhook_answers_follow_the_spec(api):

@@ -158,6 +158,16 @@ CURRENT_CODES = [
         F.VALIDATION,
         None,
     ),
+    # POST /v1/posts/{pid}/retry: the codes upstream's official SDK names for its answers.
+    ("post.not_found", 404, "post.not_found", F.NOT_FOUND, None),
+    ("post.state_invalid", 409, "post.state_invalid", F.CONFLICT, None),
+    (
+        "post.no_retryable_deliveries",
+        400,
+        "post.no_retryable_deliveries",
+        F.VALIDATION,
+        None,
+    ),
 ]
 
 # Platforms of each auth kind, and none at all (a call not about one account).

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from sandbox import services as s
 from sandbox.checks import world_dialect
 from sandbox.models import SandboxAccount
-from sandbox.posts import post_fail
+from sandbox.posts import post_fail, posts_due_publish
 from sandbox.seed import sandbox_demo_seed
 from sandbox.selectors import TenantFigures, tenant_find, tenants_overview
 from socialapi.platforms import PLATFORMS, auth_kind
@@ -82,6 +82,10 @@ class Command(BaseCommand):
         p = command("fail-post", "Fail a scheduled post and send post.failed/post.partial.")
         p.add_argument("post_id", nargs="?", default="")
         p.add_argument("--partial", action="store_true")
+        command(
+            "publish-due",
+            "Publish the scheduled posts whose time has come (broken accounts fail).",
+        )
         p = command("webhook", "Where the tenant's webhooks go (empty URL: nowhere).")
         p.add_argument("url")
         p.add_argument("secret", nargs="?", default="")
@@ -219,6 +223,12 @@ class Command(BaseCommand):
             tenant=self._tenant(options), post_id=options["post_id"], partial=options["partial"]
         )
         return f"{post.id} is now {post.status}."
+
+    def do_publish_due(self, options: dict[str, Any]) -> str:
+        """Publish the posts that are due (every tenant's, unless --tenant names one)."""
+        tenant = self._tenant(options) if options.get("tenant") else None
+        count = posts_due_publish(tenant=tenant)
+        return f"{count} due post{'s' if count != 1 else ''} published or failed."
 
     def do_webhook(self, options: dict[str, Any]) -> str:
         """Set the webhook target."""

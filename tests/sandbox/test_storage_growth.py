@@ -33,10 +33,11 @@ def clock(monkeypatch):
     return Clock(monkeypatch)
 
 
-def storage(api) -> dict:
+def storage(api) -> dict[str, int]:
     answer = api.get("/media/storage")
     assert answer.status_code == 200
-    return answer.json()
+    figure: dict[str, int] = answer.json()
+    return figure
 
 
 def test_storage_grows_at_the_pace_set_as_calls_come_in(api, tenant, clock):

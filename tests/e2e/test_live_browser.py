@@ -331,7 +331,7 @@ def test_full_storage_shows_and_a_bulk_deletion_clears_it(stage):
 
 
 def test_a_revoked_key_and_a_past_due_bill_show_and_clear(stage):
-    group = "Billing, API key, dialect, webhooks"
+    group = "Billing, API key, dialect, lists, webhooks"
     stage.sandbox(group, "Revoke key")
     stage.seen("key revoked", lambda s: s.has("API key rejected"))
     stage.sandbox(group, "Restore key")

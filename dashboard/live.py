@@ -55,7 +55,18 @@ def _minute(moment: datetime | None) -> str:
 def _figure(snapshot: Any) -> list[Any]:
     if snapshot is None:
         return []
-    return [snapshot.used_bytes, snapshot.limit_bytes, snapshot.count, _minute(snapshot.taken_at)]
+    forecast = snapshot.forecast
+    return [
+        snapshot.used_bytes,
+        snapshot.limit_bytes,
+        snapshot.count,
+        _minute(snapshot.taken_at),
+        # What the forecast lines say (the rates, the days left, whether it warns).
+        forecast.state,
+        forecast.sentence,
+        [(g.grown_bytes, g.seconds, g.figures) for g in (forecast.week, forecast.month) if g],
+        forecast.soon,
+    ]
 
 
 def _usage(usage: UsageSnapshot | None) -> list[Any]:
@@ -139,6 +150,7 @@ PAGES: dict[str | None, tuple[Region, ...]] = {
 
 
 def _storage_of(data: dict[str, Any] | None, workspace: Workspace) -> Any:
+    from media.forecast import GROWTH_FIELDS
     from media.models import StorageSnapshot
 
     if not data or data.get("used") is None or data.get("limit") is None:
@@ -154,6 +166,8 @@ def _storage_of(data: dict[str, Any] | None, workspace: Workspace) -> Any:
         source=str(data.get("source") or "api"),
         warn_since=data.get("warn_since"),
         full_since=data.get("full_since"),
+        forecast_since=data.get("forecast_since"),
+        **{name: data.get(name) for name in GROWTH_FIELDS},
     )
 
 

@@ -372,6 +372,17 @@ USAGE_RECHECK_SECONDS = envint("USAGE_RECHECK_SECONDS", 20)
 # A storage figure whose file count or bytes disagree with the media library mirror
 # resyncs the mirror, at most this often.
 MEDIA_RESYNC_SECONDS = envint("MEDIA_RESYNC_SECONDS", 60)
+# The storage forecast (media/forecast.py): a banner and an alert when storage would be
+# full in fewer than STORAGE_FORECAST_DAYS days at the last 7 days' pace, until it is
+# more than STORAGE_FORECAST_DAYS + STORAGE_FORECAST_HYSTERESIS_DAYS again. A forecast is
+# made only from figures covering STORAGE_FORECAST_MIN_DAYS days, with a figure on at
+# least STORAGE_FORECAST_MIN_FIGURES of the last 7; the growth is measured again at most
+# this often (it is kept on the latest figure, so pages never measure it).
+STORAGE_FORECAST_DAYS = envint("STORAGE_FORECAST_DAYS", 7)
+STORAGE_FORECAST_HYSTERESIS_DAYS = envint("STORAGE_FORECAST_HYSTERESIS_DAYS", 2)
+STORAGE_FORECAST_MIN_DAYS = envint("STORAGE_FORECAST_MIN_DAYS", 3)
+STORAGE_FORECAST_MIN_FIGURES = envint("STORAGE_FORECAST_MIN_FIGURES", 3)
+STORAGE_FORECAST_REFRESH_SECONDS = envint("STORAGE_FORECAST_REFRESH_SECONDS", 3600)
 HEALTH_SYNC_MINUTES = envint("HEALTH_SYNC_MINUTES", 10)
 MEDIA_SYNC_MINUTES = envint("MEDIA_SYNC_MINUTES", 60)
 USAGE_SYNC_MINUTES = envint("USAGE_SYNC_MINUTES", 30)

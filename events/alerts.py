@@ -1,4 +1,5 @@
-"""Threshold emails to admins: storage and monthly allowances at 80 % and 100 %.
+"""Threshold emails to admins: storage and monthly allowances at 80 % and 100 %, and
+storage forecast to be full within STORAGE_FORECAST_DAYS.
 
 Once per threshold per period (`dashboard.alerts.alert_send` dedupes on the period key):
 for a monthly allowance the period is the billing period; for storage it is the episode
@@ -22,6 +23,7 @@ from dashboard.models import Workspace
 from dashboard.usage import usage_latest
 from events.banners import workspace_banners
 from events.models import AlertSent
+from media.forecast import WEEK_DAYS
 from media.models import StorageSnapshot
 from media.storage import storage_latest
 
@@ -105,6 +107,40 @@ def storage_alerts_check(*, workspace: Workspace) -> list[str]:
     return [f"storage_{reached}"] if sent else []
 
 
+def storage_forecast_alerts_check(*, workspace: Workspace) -> list[str]:
+    """Email admins (and tell the alert channels) when the forecast says storage is full
+    in fewer than STORAGE_FORECAST_DAYS days; once per run of such forecasts (the run
+    ends, with hysteresis, when the pace drops or space is freed: media.forecast)."""
+    latest = storage_latest(workspace=workspace)
+    if latest is None or latest.forecast_since is None:
+        return []
+    forecast = latest.forecast
+    if not forecast.soon or forecast.week is None:
+        return []
+    week = forecast.week
+    url = settings.SITE_URL + reverse("media:storage", args=[workspace.slug]) + "#forecast-h"
+    sent = alert_send(
+        workspace=workspace,
+        kind="storage_forecast",
+        subject_key="storage",
+        period_key=latest.forecast_since.isoformat(),
+        subject=f"Storage full in {forecast.in_days} at this rate",
+        template="events/email/storage_forecast.txt",
+        context={
+            "in_days": forecast.in_days,
+            "full_on": forecast.full_on,
+            "grown": week.grown_bytes,
+            "window_days": min(WEEK_DAYS, max(1, round(week.days))),
+            "per_day": int(week.per_day),
+            "used": latest.used_bytes,
+            "limit": latest.limit_bytes,
+            "free": max(latest.limit_bytes - latest.used_bytes, 0),
+            "url": url,
+        },
+    )
+    return ["storage_forecast"] if sent else []
+
+
 def usage_alerts_check(*, workspace: Workspace, now: datetime | None = None) -> list[str]:
     """Email admins when a monthly allowance reaches 80 % or runs out (figures or a
     refusal from SocialAPI); once per threshold per billing period."""
@@ -156,4 +192,8 @@ def usage_alerts_check(*, workspace: Workspace, now: datetime | None = None) -> 
 
 def threshold_alerts_check(*, workspace: Workspace) -> list[str]:
     """Both checks; what the periodic sync and fresh figures run."""
-    return storage_alerts_check(workspace=workspace) + usage_alerts_check(workspace=workspace)
+    return (
+        storage_alerts_check(workspace=workspace)
+        + storage_forecast_alerts_check(workspace=workspace)
+        + usage_alerts_check(workspace=workspace)
+    )

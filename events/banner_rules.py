@@ -18,6 +18,14 @@ from django.utils.http import urlencode
 from dashboard.models import Workspace
 from events.fixes import BannerText, banner_text
 from events.selectors import BannerGroup, BannerInputs
+from media.forecast import (
+    WEEK_DAYS,
+    Forecast,
+    forecast_for,
+    growths_of,
+    hysteresis_days,
+    threshold_days,
+)
 from socialapi import platform_name
 
 log = logging.getLogger(__name__)
@@ -298,6 +306,7 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
     percent = 100.0 * used / limit
     if percent < STORAGE_WARN_PERCENT:
         return None
+    forecast = _forecast(snap)
     high = percent >= STORAGE_HIGH_PERCENT
     return Banner(
         key="storage_nearly_full",
@@ -311,10 +320,68 @@ def _storage(workspace: Workspace, inputs: BannerInputs) -> Banner | None:
             left=_bytes(max(limit - used, 0)),
             used=_bytes(used),
             limit=_bytes(limit),
+            forecast=f" At the recent pace it is full in {forecast.in_days}."
+            if forecast is not None and forecast.shown
+            else "",
         ),
         action_url=url,
         since=_run_started(snap, "warn_since"),
     )
+
+
+def _forecast(snap: dict[str, Any] | None) -> Forecast | None:
+    """The forecast kept with the latest storage figure (media.forecast)."""
+    if not snap or snap.get("used") is None or snap.get("limit") is None:
+        return None
+    week, month = growths_of(snap)
+    return forecast_for(
+        used=int(snap["used"]),
+        limit=int(snap["limit"]),
+        taken_at=_figure_time(snap),
+        week=week,
+        month=month,
+        soon_since=_run_started(snap, "forecast_since"),
+    )
+
+
+def _storage_filling(
+    workspace: Workspace, inputs: BannerInputs, storage: Banner | None
+) -> Banner | None:
+    """Storage would be full within STORAGE_FORECAST_DAYS at the last 7 days' pace: a
+    warning before the nearly-full and full banners (which say it themselves once on)."""
+    if storage is not None:
+        return None
+    forecast = _forecast(inputs.storage)
+    if forecast is None or not forecast.soon or forecast.week is None:
+        return None
+    snap = inputs.storage or {}
+    used, limit = int(snap["used"]), int(snap["limit"])
+    week = forecast.week
+    window = min(WEEK_DAYS, max(1, round(week.days)))
+    days_left = forecast.days_left or 0.0
+    return Banner(
+        key="storage_filling",
+        kind="storage_filling",
+        level="warning",
+        severity=25,
+        rank=2 if days_left < 2 else 1,
+        text=banner_text(
+            "storage_filling",
+            days=forecast.in_days,
+            grown=_bytes(week.grown_bytes),
+            window=_plural(window, "day", "days"),
+            rate=_bytes(int(week.per_day)),
+            left=_bytes(max(limit - used, 0)),
+            limit=_bytes(limit),
+            clear=_count(threshold_days() + hysteresis_days()),
+        ),
+        action_url=_url("media:storage", workspace, anchor="forecast-h"),
+        since=forecast.soon_since,
+    )
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 def _allowance_of(code: str) -> str | None:
@@ -565,11 +632,13 @@ def _as_read(workspace: Workspace, inputs: BannerInputs) -> Workspace:
 def banners_compute(workspace: Workspace, inputs: BannerInputs) -> list[Banner]:
     """Every banner the inputs call for, most severe first."""
     workspace = _as_read(workspace, inputs)
+    storage = _storage(workspace, inputs)
     found: list[Banner | None] = [
         _secrets(workspace, inputs),
         _billing(workspace, inputs),
         _api_key(workspace, inputs),
-        _storage(workspace, inputs),
+        storage,
+        _storage_filling(workspace, inputs, storage),
         *_monthly(workspace, inputs),
         _accounts(workspace, inputs),
         _server_errors(workspace, inputs),

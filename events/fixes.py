@@ -286,9 +286,17 @@ BANNER_TEXTS: dict[str, BannerText] = {
     ),
     "storage_nearly_full": BannerText(
         "Storage {percent}% full — {left} left",
-        "{used} of {limit} used. Uploads will fail once the limit is reached.",
+        "{used} of {limit} used. Uploads will fail once the limit is reached.{forecast}",
         "Delete media you no longer need on the Storage page.",
         "Clears when usage drops below 80%.",
+        "Review storage",
+    ),
+    "storage_filling": BannerText(
+        "Storage full in {days} at this rate",
+        "It grew {grown} over the last {window} ({rate} a day, deletions left out); "
+        "{left} of {limit} is left. Uploads will fail once the limit is reached.",
+        "Delete media you no longer need on the Storage page, or upgrade for unlimited storage.",
+        "Clears when storage would last more than {clear} days at the recent pace.",
         "Review storage",
     ),
     "monthly_limit": BannerText(

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db import transaction
 
-# Saving these on a stored storage figure means it just crossed the 80 % or 100 % line.
-LINE_FIELDS = frozenset({"warn_since", "full_since"})
+# Saving these on a stored storage figure means it just crossed the 80 % or 100 % line,
+# or the forecast just fell under (or rose back over) STORAGE_FORECAST_DAYS.
+LINE_FIELDS = frozenset({"warn_since", "full_since", "forecast_since"})
 
 
 def figures_saved(

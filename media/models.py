@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from dashboard.models import Workspace
+from media.forecast import Forecast, forecast_for, growths_of
 
 
 class MediaItem(models.Model):
@@ -146,6 +147,19 @@ class StorageSnapshot(models.Model):
     # from the latest row to show a dismissed banner again when storage fills up again.
     warn_since = models.DateTimeField(null=True, blank=True)
     full_since = models.DateTimeField(null=True, blank=True)
+    # How much storage grew over the last 7 and 30 days, deletions left out, and the time
+    # and days with a figure that covers (media.forecast: measured when a figure is
+    # stored, at most hourly, carried to the next row). Null: not measured yet.
+    growth_at = models.DateTimeField(null=True, blank=True)
+    grown_7d_bytes = models.BigIntegerField(null=True, blank=True)
+    grown_7d_seconds = models.IntegerField(null=True, blank=True)
+    grown_7d_figures = models.SmallIntegerField(null=True, blank=True)
+    grown_30d_bytes = models.BigIntegerField(null=True, blank=True)
+    grown_30d_seconds = models.IntegerField(null=True, blank=True)
+    grown_30d_figures = models.SmallIntegerField(null=True, blank=True)
+    # While the forecast says full in fewer than STORAGE_FORECAST_DAYS days: when that run
+    # started (carried like `warn_since`, with hysteresis). The banner and alert read it.
+    forecast_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-taken_at"], name="storage_ws_time")]
@@ -183,6 +197,19 @@ class StorageSnapshot(models.Model):
         if self.unlimited:
             return 0
         return max(0, self.used_bytes - self.limit_bytes)
+
+    @property
+    def forecast(self) -> Forecast:
+        """When storage would be full at the recent pace, or why that cannot be said."""
+        week, month = growths_of(self)
+        return forecast_for(
+            used=self.used_bytes,
+            limit=self.limit_bytes,
+            taken_at=self.taken_at,
+            week=week,
+            month=month,
+            soon_since=self.forecast_since,
+        )
 
 
 # The code on the items a cancel left unsent (skipped, never sent): not a problem.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -18,6 +19,13 @@ from django.utils import timezone
 
 from dashboard.models import Workspace
 from dashboard.upstream import upstream, upstream_ok
+from media.forecast import (
+    GROWTH_FIELDS,
+    growth_due,
+    growth_fields,
+    soon_since_next,
+    storage_growth_measure,
+)
 from media.models import MediaLibrary, StorageSnapshot
 from socialapi import FreshFigures
 
@@ -128,9 +136,12 @@ def _record(
             if not same and source != latest.source:
                 latest.source = source
                 fields.append("source")
+            _forecast_carry(latest, previous=latest.forecast_since, now=now, fields=fields)
             latest.save(update_fields=fields)
+            _growth_refresh(latest, now=now)
             return latest
-        return StorageSnapshot.objects.create(
+        carried = {name: getattr(latest, name) for name in GROWTH_FIELDS} if latest else {}
+        row = StorageSnapshot(
             workspace_id=workspace_id,
             used_bytes=used,
             limit_bytes=limit,
@@ -139,7 +150,74 @@ def _record(
             taken_at=now,
             source=source,
             **runs,
+            **carried,
         )
+        _forecast_carry(row, previous=latest.forecast_since if latest else None, now=now)
+        row.save(force_insert=True)
+        _growth_refresh(row, now=now)
+        return row
+
+
+def _forecast_carry(
+    row: StorageSnapshot,
+    *,
+    previous: datetime | None,
+    now: datetime,
+    fields: list[str] | None = None,
+) -> None:
+    """Set the row's run of forecasts under the threshold from the growth it holds (the
+    run of the row before it carries on while the forecast stays close)."""
+    since = soon_since_next(previous=previous, forecast=row.forecast, now=now)
+    if since != row.forecast_since:
+        row.forecast_since = since
+        if fields is not None:
+            fields.append("forecast_since")
+
+
+def _growth_refresh(row: StorageSnapshot, *, now: datetime) -> None:
+    """Measure the growth again when the row's is older than the refresh interval (at
+    most hourly: two small queries), and the run of forecasts with it."""
+    if not growth_due(row.growth_at, now):
+        return
+    week, month = storage_growth_measure(
+        workspace_id=row.workspace_id, latest=(row.taken_at, row.used_bytes), now=now
+    )
+    fields = list(GROWTH_FIELDS)
+    for name, value in growth_fields(week, month, now).items():
+        setattr(row, name, value)
+    _forecast_carry(row, previous=row.forecast_since, now=now, fields=fields)
+    row.save(update_fields=fields)
+
+
+def storage_history_load(
+    *, workspace: Workspace, figures: Sequence[tuple[datetime, datetime, int, int, int | None]]
+) -> int:
+    """Store past figures — (first seen, last confirmed, used, limit, count), oldest
+    first — for a workspace with none yet, as the watch would have stored them: the demo
+    loader's month of history. No alert goes out for the past; the next figure taken
+    measures the growth. Returns how many rows were stored."""
+    if StorageSnapshot.objects.filter(workspace=workspace).exists():
+        return 0
+    rows: list[StorageSnapshot] = []
+    for since, taken_at, used, limit, count in figures:
+        previous = rows[-1] if rows else None
+        runs = {
+            line: _run_since(previous, line=line, over=_over(used, limit, line), now=since)
+            for line in ("warn_since", "full_since")
+        }
+        rows.append(
+            StorageSnapshot(
+                workspace=workspace,
+                used_bytes=used,
+                limit_bytes=limit,
+                count=count,
+                since=since,
+                taken_at=max(taken_at, since),
+                **runs,
+            )
+        )
+    StorageSnapshot.objects.bulk_create(rows)
+    return len(rows)
 
 
 def storage_snapshot_take(*, workspace: Workspace, source: str = "api") -> StorageSnapshot:

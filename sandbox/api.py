@@ -25,6 +25,7 @@ from sandbox.eventlog import event_build
 from sandbox.faults import fault_apply
 from sandbox.ids import request_id_for
 from sandbox.models import SandboxCall, SandboxTenant
+from sandbox.services import storage_growth_apply
 
 API_PREFIX = "/v1"
 
@@ -197,6 +198,7 @@ def api_view(route: str, ops: dict[str, Op]) -> Callable[..., HttpResponse]:
             if error is not None:
                 raise error
             assert tenant is not None
+            storage_growth_apply(tenant=tenant)  # uploads of the tenant's own, if it grows
             outcome = fault_apply(tenant=tenant, method=method, path=path)
             fault = outcome.label
             if outcome.error is not None:

@@ -62,6 +62,12 @@ class FillStorageForm(forms.Form):
     percent = forms.FloatField(min_value=1, max_value=100, initial=95)
 
 
+class GrowStorageForm(forms.Form):
+    """Storage that grows by itself, in MB a day (0 stops it)."""
+
+    mb_per_day = forms.FloatField(min_value=0, max_value=10_000, initial=5)
+
+
 class AccountForm(forms.Form):
     """One account (and a reason, for expiring a token)."""
 

@@ -40,6 +40,11 @@ class SandboxTenant(models.Model):
     list_end = models.CharField(max_length=10, choices=ListEnd.choices, default=list_end_pick)
 
     storage_limit_bytes = models.BigIntegerField(default=FREE_STORAGE_BYTES)
+    # Storage that grows by itself (uploads from the tenant's own backend): this many
+    # bytes a day, added as files whenever a call comes in (0: off), owed since
+    # `storage_grown_at`.
+    storage_growth_bytes_per_day = models.BigIntegerField(default=0)
+    storage_grown_at = models.DateTimeField(null=True, blank=True)
     posts_used = models.IntegerField(default=0)
     posts_limit = models.IntegerField(default=10)
     interactions_used = models.IntegerField(default=0)
@@ -82,6 +87,10 @@ class SandboxTenant(models.Model):
     def key_prefix(self) -> str:
         """Enough of the key to recognise it on the control page."""
         return self.api_key[:17]
+
+    @property
+    def storage_growth_mb_per_day(self) -> float:
+        return self.storage_growth_bytes_per_day / (1024 * 1024)
 
     @property
     def is_free(self) -> bool:

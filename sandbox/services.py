@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -317,6 +317,99 @@ def storage_fill(*, tenant: SandboxTenant, percent: float) -> int:
     return len(files)
 
 
+MIB = 1024 * 1024
+MAX_GROWTH_MB_PER_DAY = 10_000
+# Growth arrives as files of 256 KiB to 4 MiB, once at least this much is owed (or a
+# quarter of a day's growth, for slow paces): a few files a day, not one per call.
+GROWTH_FILE_BYTES = (256 * 1024, 4 * MIB)
+GROWTH_CHUNK_BYTES = MIB
+MAX_GROWTH_FILES = 5_000  # per call: a pace left on for months stays a bounded write
+
+
+def storage_growth_set(*, tenant: SandboxTenant, mb_per_day: float) -> SandboxTenant:
+    """Make storage grow by itself at this pace from now on (0 stops it): what a
+    tenant's own backend uploading media every day looks like to the dashboard."""
+    if not 0 <= mb_per_day <= MAX_GROWTH_MB_PER_DAY:
+        raise SandboxError(f"Grow by 0 to {MAX_GROWTH_MB_PER_DAY:,} MB a day.")
+    storage_growth_apply(tenant=tenant)  # what the old pace owes until now
+    tenant.storage_growth_bytes_per_day = int(mb_per_day * MIB)
+    tenant.storage_grown_at = timezone.now() if tenant.storage_growth_bytes_per_day else None
+    tenant.save(update_fields=["storage_growth_bytes_per_day", "storage_grown_at"])
+    return tenant
+
+
+def storage_growth_apply(*, tenant: SandboxTenant) -> int:
+    """Add the files the growth pace owes since it was last applied; return how many.
+
+    Called on every API call of the tenant (nothing to do, no query, while growth is
+    off). Uploads that would pass the limit are refused as upstream refuses them: the
+    storage fills to the limit exactly, and a refused upload is logged.
+    """
+    rate, since = tenant.storage_growth_bytes_per_day, tenant.storage_grown_at
+    if rate <= 0 or since is None:
+        return 0
+    now = timezone.now()
+    owed = int(rate * (now - since).total_seconds() / 86_400)
+    if owed < min(GROWTH_CHUNK_BYTES, max(1, rate // 4)):
+        return 0
+    with transaction.atomic():
+        # Of two calls arriving together, one adds the files.
+        if not SandboxTenant.objects.filter(pk=tenant.pk, storage_grown_at=since).update(
+            storage_grown_at=now
+        ):
+            return 0
+        tenant.storage_grown_at = now
+        room = owed
+        if tenant.storage_limit_bytes >= 0:
+            used, _ = storage_figures(tenant)
+            room = max(0, min(owed, tenant.storage_limit_bytes - used))
+        files = _growth_files(tenant, room, since=since, now=now)
+        SandboxMedia.objects.bulk_create(files)
+        if room < owed:
+            events_append(
+                tenant=tenant,
+                count=1,
+                endpoint="POST /v1/media/upload",
+                code="billing.storage_quota",
+                status_code=413,
+                message="Upload would exceed your plan's storage limit "
+                f"({tenant.storage_limit_bytes // MIB} MB).",
+                category="media",
+                action="upload",
+                spread_minutes=0,
+            )
+    return len(files)
+
+
+def _growth_files(
+    tenant: SandboxTenant, total: int, *, since: datetime, now: datetime
+) -> list[SandboxMedia]:
+    """`total` bytes as files of random sizes, uploaded evenly between `since` and `now`."""
+    rng = random.Random()
+    sizes: list[int] = []
+    left = total
+    while left > 0 and len(sizes) < MAX_GROWTH_FILES:
+        size = min(left, rng.randint(*GROWTH_FILE_BYTES))
+        sizes.append(size)
+        left -= size
+    span = (now - since) / max(len(sizes), 1)
+    files = []
+    for index, size in enumerate(sizes):
+        moment = since + span * (index + 1)
+        video = rng.random() < 0.2
+        files.append(
+            SandboxMedia(
+                tenant=tenant,
+                filename=f"auto-upload {moment:%Y-%m-%d %H%M} #{index + 1:03d}."
+                + ("mp4" if video else "jpg"),
+                content_type="video/mp4" if video else "image/jpeg",
+                size_bytes=size,
+                created_at=moment,
+            )
+        )
+    return files
+
+
 def _live_account(tenant: SandboxTenant, account_id: str) -> SandboxAccount:
     """A live account of the tenant, or a SandboxError."""
     account = SandboxAccount.objects.filter(
@@ -416,10 +509,12 @@ def webhook_configure(*, tenant: SandboxTenant, url: str, secret: str) -> Sandbo
 
 
 def tenant_reset(*, tenant: SandboxTenant) -> SandboxTenant:
-    """Every switch off: faults, throttles, billing block, revoked key (data is kept)."""
+    """Every switch off: faults, throttles, billing block, revoked key, storage growth
+    (data is kept)."""
     faults_clear(tenant=tenant)
     tenant.throttles = {}
     tenant.billing_blocked, tenant.billing_blocked_at = False, None
     tenant.key_revoked = False
+    tenant.storage_growth_bytes_per_day, tenant.storage_grown_at = 0, None
     tenant.save()
     return tenant

@@ -94,6 +94,17 @@ def _storage(t: SandboxTenant, d: dict[str, Any]) -> str:
     return f"Added {added} media files: storage is at {d['percent']:g} % or more."
 
 
+def _grow(t: SandboxTenant, d: dict[str, Any]) -> str:
+    """Make storage grow by itself."""
+    tenant = s.storage_growth_set(tenant=t, mb_per_day=d["mb_per_day"])
+    if not tenant.storage_growth_bytes_per_day:
+        return "Storage no longer grows by itself."
+    return (
+        f"Storage now grows by {d['mb_per_day']:g} MB a day (files arrive as time passes, "
+        "with the next calls)."
+    )
+
+
 def _expire(t: SandboxTenant, d: dict[str, Any]) -> str:
     """Expire an account's token."""
     reason = d["reason"] or s.DEFAULT_REASON
@@ -143,6 +154,7 @@ ACTIONS: dict[str, tuple[type[forms.Form], Apply]] = {
     "exhaust": (f.EmptyForm, _exhaust),
     "usage-reset": (f.EmptyForm, _usage_reset),
     "fill-storage": (f.FillStorageForm, _storage),
+    "grow-storage": (f.GrowStorageForm, _grow),
     "expire-token": (f.AccountForm, _expire),
     "invalidate-credentials": (f.AccountForm, _invalidate),
     "remove-account": (f.AccountForm, _remove),

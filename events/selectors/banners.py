@@ -163,6 +163,7 @@ def _banner_query(
     """The one query behind the banners (and, with `cards`, the overview's cards), for
     one workspace and three moments."""
     from accounts.models import UNHEALTHY_STATUSES, AccountStatus, SocialAccount
+    from media.forecast import GROWTH_FIELDS
     from media.models import MediaLibrary, StorageSnapshot
 
     storage = (
@@ -178,6 +179,10 @@ def _banner_query(
                 source="source",
                 warn_since="warn_since",
                 full_since="full_since",
+                # The growth kept with the figure (media.forecast): the forecast banner
+                # and the cards' forecast cost nothing more than the figure.
+                **{name: name for name in GROWTH_FIELDS},
+                forecast_since="forecast_since",
             )
         )[:1]
     )
@@ -478,7 +483,8 @@ def banner_inputs(
     return BannerInputs(
         now=now,
         storage=_snapshot(
-            first.get("f_storage"), ("since", "taken_at", "warn_since", "full_since")
+            first.get("f_storage"),
+            ("since", "taken_at", "warn_since", "full_since", "forecast_since", "growth_at"),
         ),
         usage=_snapshot(first.get("f_usage"), ("period_start", "period_end", "taken_at")),
         reconnect_count=int(unhealthy_row.get("reconnect") or 0),

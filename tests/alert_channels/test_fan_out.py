@@ -101,6 +101,29 @@ def test_a_storage_alert_reaches_every_channel_once_with_the_link_that_fixes_it(
     assert set(AlertSend.objects.values_list("status", flat=True)) == {"delivered"}
 
 
+def test_a_storage_forecast_alert_reaches_channels_once_per_run_with_the_forecast_link(
+    workspace, admin, receiver, commit
+):
+    from events.alerts import storage_forecast_alerts_check
+    from tests.media.conftest import storage_history
+
+    channel_make(workspace, receiver.url("/hook"), kind="webhook")
+    channel_make(workspace, receiver.url("/quiet"), kind="webhook", alert_storage=False)
+    storage_history(workspace, [40, 45, 50, 55, 60, 65, 70, 75])
+    assert commit(storage_forecast_alerts_check, workspace=workspace) == ["storage_forecast"]
+    assert commit(storage_forecast_alerts_check, workspace=workspace) == []  # same run
+    [hook] = payloads(receiver, "/hook")
+    assert payloads(receiver, "/quiet") == []  # took no storage alerts
+    assert hook["kind"] == "storage_forecast"
+    assert hook["title"] == "Storage full in about 5 days at this rate"
+    assert hook["url"] == "https://dash.example.com/w/acme/storage/#forecast-h"
+    assert hook["text"].startswith(
+        "Storage of Acme will be full in about 5 days at this rate (around "
+    )
+    assert "it grew 35 MB over the last 7 days (5 MB a day, deletions left out)" in hook["text"]
+    assert "\n" not in hook["text"]
+
+
 def test_a_monthly_allowance_alert_reaches_channels_with_the_usage_link(
     workspace, admin, receiver, commit
 ):

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from sandbox import services as weather
+from sandbox.models import SandboxMedia
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +186,51 @@ def test_the_number_on_the_accounts_banner_is_the_length_of_the_list_it_opens(up
     assert "2 accounts need reconnecting or new credentials" in read(html).banners
     assert len(rows) == 2
     assert "@instagram_user" in listed and "@telegram_user" in listed
+
+
+def _forecast_words(html: str) -> dict[str, str]:
+    """What the banner, the overview's storage card and the storage page say about when
+    storage fills, each as "about N days" (empty when it says nothing of the kind)."""
+
+    def days(pattern: str, text: str) -> str:
+        found = re.search(pattern, text)
+        return found.group(1) if found else ""
+
+    return {
+        "banner": days(r"Storage full in (about \d+ days|about a day) at this rate", html),
+        "card": days(r"Full in (about \d+ days|about a day)</strong> at this rate", html),
+        "page": days(r"Full in (about \d+ days|about a day)</strong> at the last 7 days", html),
+    }
+
+
+def test_the_forecast_on_the_banner_the_card_and_the_storage_page_agree(up, page):
+    ws = up.workspace
+    storage_url = reverse("media:storage", args=[ws.slug])
+    weather.storage_growth_set(tenant=up.tenant, mb_per_day=8)
+    shown = overview(page, ws).version
+    for _ in range(8):  # eight days of the tenant's backend uploading 8 MB a day
+        up.later(86_400)
+        up.watch()
+    html = page.get(reverse("overview", args=[ws.slug])).content.decode()
+    said = _forecast_words(html)
+    words = _forecast_words(page.get(storage_url).content.decode())
+    assert said["banner"] and said["banner"] == said["card"] == words["page"], (said, words)
+    assert words["banner"] == said["banner"]  # the storage page's banners
+    pace = re.search(r"\((\S+ \S+) a day, deletions left out\)", html)
+    assert pace and f"at this rate ({pace.group(1)} a day)" in html
+    # The open overview got the forecast through its poll, like a fresh load.
+    answer = poll(page, ws, shown)
+    assert answer.status_code == 200
+    assert _forecast_words(_merge(page, ws, answer.content.decode())) == said
+
+    # Most of it deleted (by the tenant's backend): the forecast moves at once, the
+    # banner goes, the card and the page say the same new figure.
+    live = SandboxMedia.objects.filter(tenant=up.tenant, deleted_at__isnull=True)
+    newest = list(live.order_by("-created_at").values_list("pk", flat=True)[:3])
+    live.exclude(pk__in=newest).update(deleted_at=timezone.now())
+    up.later()
+    up.watch()
+    html = page.get(reverse("overview", args=[ws.slug])).content.decode()
+    after = _forecast_words(html)
+    assert after["banner"] == "" and after["card"] and after["card"] != said["card"]
+    assert _forecast_words(page.get(storage_url).content.decode())["page"] == after["card"]

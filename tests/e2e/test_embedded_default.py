@@ -66,6 +66,12 @@ def test_the_admin_picks_a_workspace_and_finds_its_data(dashboard_url):
         assert "Reconnect" in accounts, "two demo accounts need reconnecting"
         storage = client.get("/w/demo/storage/").text
         assert "MB" in storage
+        # A month of figures from the demo loader: a real trend line and a forecast.
+        assert 'class="trend-line"' in storage
+        assert re.search(r"Full in about \d+ days</strong> at the last 7 days' rate", storage)
+        assert "Last 30 days</dt>" in storage
+        unlimited = client.get("/w/northwind/storage/").text
+        assert "Unlimited plan: storage never fills up." in unlimited
 
 
 def test_support_staff_reach_the_console_and_the_sandbox_controls(dashboard_url):

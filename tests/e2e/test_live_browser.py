@@ -330,6 +330,15 @@ def test_full_storage_shows_and_a_bulk_deletion_clears_it(stage):
     assert "peak 100 MB" in page.locator(".trend-card").inner_text()
 
 
+def test_storage_growing_by_itself_shows_on_the_open_overview(stage):
+    group, pace = "Quotas, throttles and storage", "MB a day (0 stops it)"
+    before = stage.screen().storage_percent
+    assert before is not None
+    stage.sandbox(group, "Grow", **{pace: "10000"})  # about 1 MB every 9 seconds
+    stage.seen("storage growing", lambda s: (s.storage_percent or 0) >= before + 2)
+    stage.sandbox(group, "Grow", **{pace: "0"})
+
+
 def test_a_revoked_key_and_a_past_due_bill_show_and_clear(stage):
     group = "Billing, API key, dialect, lists, webhooks"
     stage.sandbox(group, "Revoke key")

@@ -134,3 +134,29 @@ def make_snapshot(workspace: Workspace) -> Callable[..., StorageSnapshot]:
         )
 
     return make
+
+
+def storage_history(
+    workspace: Workspace,
+    used_mb: list[float],
+    *,
+    limit_mb: float = 100,
+    step: timedelta = timedelta(days=1),
+    end: datetime | None = None,
+) -> StorageSnapshot:
+    """One figure per `step`, the last one at `end` (now), each stored the way the watch
+    stores it (`media.storage._record`: runs, growth and forecast included); the latest
+    row as stored."""
+    end = end or timezone.now()
+    row = None
+    for index, used in enumerate(used_mb):
+        row = storage._record(
+            workspace_id=workspace.pk,
+            used=int(used * MB),
+            limit=int(limit_mb * MB) if limit_mb >= 0 else -1,
+            count=None,
+            source="api",
+            now=end - step * (len(used_mb) - 1 - index),
+        )
+    assert row is not None
+    return StorageSnapshot.objects.get(pk=row.pk)

@@ -172,3 +172,38 @@ def test_every_storage_screen_passes_axe_and_fits_375_px(
             failures += [f"{screen}: {problem}" for problem in axe_serious(page)]
     assert not failures, "\n".join(failures)
     assert page.problems == []
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="needs the vendored axe-core")
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_forecast_reads_on_screen_passes_axe_and_fits_375_px(
+    browser_page, live_server, workspace, width
+):
+    from tests.media.conftest import storage_history
+
+    storage_history(workspace, [40, 45, 50, 55, 60, 65, 70, 75])  # full in about 5 days
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(live_server.url + reverse("overview", args=[workspace.slug]))
+    banner = page.locator("#banners").inner_text()
+    assert "Storage full in about 5 days at this rate" in banner
+    card = page.locator("#storage-card").inner_text()
+    assert "Full in about 5 days at this rate (5 MB a day)." in card
+    page.locator("#storage-card a", has_text="Growth and forecast").click()
+    page.wait_for_url("**/storage/#forecast-h")
+    facts = page.locator(".forecast-facts")
+    assert facts.is_visible()
+    text = " ".join(facts.inner_text().split())
+    assert "Last 7 days grew 35 MB, 5 MB a day" in text
+    assert "Full in about 5 days at the last 7 days' rate" in text
+    failures = []
+    for url in (page.url, live_server.url + reverse("overview", args=[workspace.slug])):
+        page.goto(url)
+        if width == 375:
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if overflow > 1:
+                failures.append(f"{url} overflows 375 px by {overflow}px")
+        else:
+            failures += [f"{url}: {problem}" for problem in axe_serious(page)]
+    assert not failures, "\n".join(failures)
+    assert page.problems == []

@@ -87,6 +87,11 @@ SWITCHES: list[tuple[str, dict[str, Any], Any]] = [
     ("exhaust", {}, lambda t: fresh(t).posts_used == fresh(t).posts_limit),
     ("fill-storage", {"percent": "80"}, lambda t: SandboxMedia.objects.filter(tenant=t).exists()),
     (
+        "grow-storage",
+        {"mb_per_day": "2.5"},
+        lambda t: fresh(t).storage_growth_bytes_per_day == int(2.5 * 1024 * 1024),
+    ),
+    (
         "webhook",
         {"url": "https://hooks.example.com/x", "secret": "s3"},
         lambda t: fresh(t).webhook_url == "https://hooks.example.com/x",
@@ -134,6 +139,9 @@ BAD_INPUT = [
     ("faults", {"rate_5xx": "5"}),
     ("faults", {"scope": "DROP TABLE"}),
     ("fill-storage", {"percent": "abc"}),
+    ("grow-storage", {"mb_per_day": "-1"}),
+    ("grow-storage", {"mb_per_day": "nan"}),
+    ("grow-storage", {"mb_per_day": "20000"}),
     ("dialect", {"dialect": "klingon"}),
     ("billing", {"on": "maybe"}),
     ("expire-token", {"account_id": "acc_nope"}),

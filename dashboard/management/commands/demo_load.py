@@ -7,6 +7,7 @@ logins, and it refuses to run unless the sandbox is enabled (never in production
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +41,8 @@ DEMO_WORKSPACES = (
         {"admin": Membership.Role.ADMIN},
     ),
 )
+# Days of storage figures the demo starts with (the trend chart shows 30).
+HISTORY_DAYS = 30
 DEMO_PEOPLE = (("admin", False), ("member", False), ("support", True))  # password = username
 # The first syncs, run in this process so the pages have data on the first visit.
 FIRST_SYNCS = (
@@ -102,9 +105,38 @@ class Command(BaseCommand):
             )
             for username, role in roles.items():
                 Membership.objects.create(user=people[username], workspace=workspace, role=role)
+            self._storage_history(workspace, tenant)
             workspaces.append(workspace)
         self._alert_channel(workspaces[0], people["admin"])
         return workspaces
+
+    def _storage_history(self, workspace: Workspace, tenant: Any) -> None:
+        """The storage figures of the last HISTORY_DAYS as the watch would have stored
+        them (one a day, from when each sandbox file was uploaded): the trend chart draws
+        a real line and the forecast has its history on the first visit."""
+        from media.storage import storage_history_load
+        from sandbox.models import SandboxMedia
+
+        now = timezone.now()
+        files = list(
+            SandboxMedia.objects.filter(tenant=tenant, deleted_at__isnull=True).values_list(
+                "created_at", "size_bytes"
+            )
+        )
+        figures = []
+        for days_ago in range(HISTORY_DAYS, 0, -1):
+            moment = now - timedelta(days=days_ago)
+            there = [size for created, size in files if created <= moment]
+            figures.append(
+                (
+                    moment,
+                    moment + timedelta(days=1, minutes=-1),  # confirmed until the next one
+                    sum(there),
+                    tenant.storage_limit_bytes,
+                    len(there),
+                )
+            )
+        storage_history_load(workspace=workspace, figures=figures)
 
     def _alert_channel(self, workspace: Workspace, admin: User) -> None:
         """Demo Co's alerts also go to the sandbox's alert inbox (shown on the Sandbox

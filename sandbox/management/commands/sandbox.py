@@ -54,6 +54,8 @@ class Command(BaseCommand):
         p.add_argument("account_id")
         p = command("fill-storage", "Add media until storage reaches a percentage of the limit.")
         p.add_argument("percent", type=float)
+        p = command("grow-storage", "Make storage grow by itself, MB a day (0 stops it).")
+        p.add_argument("mb_per_day", type=float)
         command("exhaust-allowance", "Use up the monthly post allowance.")
         command("usage-reset", "Start a fresh billing period.")
         p = command("throttle", "Make a platform throttle account calls (429 + Retry-After).")
@@ -158,6 +160,15 @@ class Command(BaseCommand):
         """Add media up to a percentage of the limit."""
         added = s.storage_fill(tenant=self._tenant(options), percent=options["percent"])
         return f"Added {added} media files."
+
+    def do_grow_storage(self, options: dict[str, Any]) -> str:
+        """Make storage grow by itself."""
+        tenant = s.storage_growth_set(
+            tenant=self._tenant(options), mb_per_day=options["mb_per_day"]
+        )
+        if not tenant.storage_growth_bytes_per_day:
+            return f"{tenant.name}: storage no longer grows by itself."
+        return f"{tenant.name}: storage grows by {options['mb_per_day']:g} MB a day."
 
     def do_exhaust_allowance(self, options: dict[str, Any]) -> str:
         """Use up the monthly posts."""
@@ -277,7 +288,12 @@ def _describe(row: TenantFigures) -> str:
         + (" [REVOKED]" if t.key_revoked else ""),
         f"  billing: {'PAST DUE' if t.billing_blocked else 'ok'}; "
         f"posts {t.posts_used}/{t.posts_limit}; storage {row.used_bytes:,} / {limit} bytes "
-        f"in {row.media_count} files; {row.scheduled_posts} scheduled posts",
+        f"in {row.media_count} files; {row.scheduled_posts} scheduled posts"
+        + (
+            f"; storage grows {t.storage_growth_mb_per_day:g} MB a day"
+            if t.storage_growth_bytes_per_day
+            else ""
+        ),
         f"  faults: {_faults_text(t)}",
         f"  throttled: {throttled or 'none'}",
         f"  webhooks to: {t.webhook_url or 'nowhere'}",
